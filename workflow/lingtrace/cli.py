@@ -1,0 +1,216 @@
+"""The ``lingtrace`` command: every workflow stage, runnable alone on files.
+
+Each Snakemake rule calls one subcommand with paths and its own config slice (``--params``, JSON
+text or ``@file.json``/``@file.yaml``). Run ``lingtrace STAGE --help`` for a stage's arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from lingtrace.errors import LingtraceError
+
+log = logging.getLogger("lingtrace")
+
+
+def load_params(text: str) -> dict:
+    """``--params``: JSON text, or @PATH to a JSON or YAML file."""
+    if text.startswith("@"):
+        path = Path(text[1:])
+        raw = path.read_text()
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(raw)
+        return json.loads(raw)
+    return json.loads(text)
+
+
+# --- stages ---------------------------------------------------------------------------------
+
+
+def cmd_corpus(args) -> None:
+    import pyarrow.parquet as pq
+
+    from lingtrace.data.synthetic import generate_corpus
+    from lingtrace.io.atomic import atomic_path
+
+    world = load_params(args.params)
+    table = generate_corpus(world, world["corpus_sentences_per_lang"])
+    with atomic_path(args.out) as tmp:
+        pq.write_table(table, tmp)
+    log.info("corpus: %d sentences in %d languages -> %s", table.num_rows, len(world["languages"]), args.out)
+
+
+def cmd_tokenizer(args) -> None:
+    from lingtrace.model.pretrain import build_tokenizer
+
+    build_tokenizer(args.corpus, args.out, load_params(args.params))
+
+
+def cmd_pretrain(args) -> None:
+    from lingtrace.model.pretrain import pretrain_mlm
+
+    params = load_params(args.params)
+    stats = pretrain_mlm(args.corpus, args.tokenizer, args.out, params["arch"], params["pretrain"], args.threads)
+    log.info("pretraining done: %s", stats)
+
+
+def cmd_data(args) -> None:
+    from lingtrace.data.prepare import prepare_split
+
+    params = load_params(args.params)
+    prepare_split(params["task"], params.get("world"), args.split, args.out, lang=args.lang)
+
+
+def cmd_similarity(args) -> None:
+    from lingtrace.data.prepare import write_similarity
+
+    params = load_params(args.params)
+    write_similarity(params["world"], params["langs"], args.out)
+
+
+def cmd_finetune(args) -> None:
+    from lingtrace.training import finetune_run
+
+    params = load_params(args.params)
+    finetune_run(
+        train_path=args.train,
+        model=args.model,
+        run_dir=args.run_dir,
+        run=args.run,
+        seed=args.seed,
+        params=params,
+        extra_path=args.extra,
+        removed_path=args.removed,
+        threads=args.threads,
+    )
+
+
+def cmd_evaluate(args) -> None:
+    from lingtrace.training import evaluate_task
+
+    evaluate_task(args.test, args.checkpoint, load_params(args.params), args.out, args.threads)
+
+
+def cmd_summary(args) -> None:
+    from lingtrace.summary import write_summary
+
+    write_summary(args.task_summary, args.out_json, args.out_md)
+
+
+def cmd_task_summary(args) -> None:
+    from lingtrace.summary import write_task_summary
+
+    write_task_summary(args.metrics, load_params(args.params), args.out, extras=args.extra)
+
+
+# --- parser ---------------------------------------------------------------------------------
+
+
+def _params(p):
+    p.add_argument("--params", required=True, help="this stage's config slice: JSON text or @file.json/@file.yaml")
+
+
+def _threads(p):
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lingtrace", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("corpus", help="write the babel world's monolingual pretraining corpus")
+    _params(p)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_corpus)
+
+    p = sub.add_parser("tokenizer", help="train the subword tokenizer on the corpus")
+    _params(p)
+    p.add_argument("--corpus", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_tokenizer)
+
+    p = sub.add_parser("pretrain", help="masked-LM pretraining of the tiny encoder")
+    _params(p)
+    _threads(p)
+    p.add_argument("--corpus", required=True)
+    p.add_argument("--tokenizer", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_pretrain)
+
+    p = sub.add_parser("data", help="write one split of a task as the data contract")
+    _params(p)
+    p.add_argument("--split", required=True, choices=["train", "test", "extra"])
+    p.add_argument("--lang", help="the boosted language (split extra)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("similarity", help="write the planted language-similarity matrix of the babel world")
+    _params(p)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_similarity)
+
+    p = sub.add_parser("finetune", help="fine-tune one run; a checkpoint per epoch")
+    _params(p)
+    _threads(p)
+    p.add_argument("--train", required=True)
+    p.add_argument("--model", required=True, help="pretrained model directory or hub name")
+    p.add_argument("--run", required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--extra", help="extra pool (boost runs)")
+    p.add_argument("--removed", help="table of removed uids (remove runs)")
+    p.set_defaults(func=cmd_finetune)
+
+    p = sub.add_parser("evaluate", help="per-language test accuracy and loss of checkpoints")
+    _params(p)
+    _threads(p)
+    p.add_argument("--test", required=True)
+    p.add_argument("--checkpoint", nargs="+", required=True, help="RUN:SEED:DIR, one per checkpoint")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("task-summary", help="a task's entry of summary.json")
+    _params(p)
+    p.add_argument("--metrics", required=True)
+    p.add_argument("--extra", nargs="*", default=[], help="KEY=PATH: JSON pieces to merge in")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_task_summary)
+
+    p = sub.add_parser("summary", help="merge task summaries into summary.json and summary.md")
+    p.add_argument("--task-summary", nargs="+", required=True)
+    p.add_argument("--out-json", required=True)
+    p.add_argument("--out-md", required=True)
+    p.set_defaults(func=cmd_summary)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # progress bars clutter job logs
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("transformers", "httpx", "urllib3", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        args.func(args)
+    except LingtraceError as err:
+        log.error("%s", err)
+        print(f"lingtrace {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Data sources that produce the data contract (see lingtrace.io.data)."""

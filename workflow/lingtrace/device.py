@@ -1,0 +1,49 @@
+"""Device choice and numeric settings shared by the torch stages."""
+
+from __future__ import annotations
+
+import os
+import random
+
+
+def setup_torch(threads: int | None = None, seed: int | None = None, deterministic: bool = True):
+    """Import torch with a fixed thread count and seeds, so the same config gives the same numbers."""
+    import numpy as np
+    import torch
+
+    if threads:
+        torch.set_num_threads(int(threads))
+    if seed is not None:
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    return torch
+
+
+def resolve_device(requested: str = "auto"):
+    """'cpu', 'cuda', 'cuda:N' or 'auto' (cuda when present). Asking for cuda without one is an error."""
+    import torch
+
+    from lingtrace.errors import ConfigError
+
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(requested)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {requested!r} was asked for but torch sees no CUDA device; set device: cpu or auto")
+    return device
+
+
+def autocast(device, precision: str = "fp32"):
+    """bf16/fp16 autocast on CUDA; a no-op context elsewhere or for fp32."""
+    import contextlib
+
+    import torch
+
+    if device.type != "cuda" or precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    return torch.autocast("cuda", dtype=dtype)

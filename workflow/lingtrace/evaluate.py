@@ -1,0 +1,77 @@
+"""Per-language test accuracy and loss of every checkpoint of every run."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pyarrow as pa
+
+from lingtrace.batching import batch_indices, collate, encode
+from lingtrace.device import resolve_device, setup_torch
+from lingtrace.io.checkpoints import load_checkpoint
+
+log = logging.getLogger(__name__)
+
+METRICS_SCHEMA = pa.schema(
+    [
+        ("run", pa.string()),
+        ("seed", pa.int64()),
+        ("checkpoint", pa.int64()),
+        ("lang", pa.string()),
+        ("n", pa.int64()),
+        ("accuracy", pa.float64()),
+        ("loss", pa.float64()),
+    ]
+)
+
+
+def predict(model, tokenizer, test: pa.Table, max_length: int, batch_size: int, device):
+    """Per-example (loss, predicted label) on ``test``, in table order."""
+    import torch
+
+    data = encode(test, tokenizer, max_length, where="test data")
+    losses, preds = [], []
+    with torch.no_grad():
+        for idx in batch_indices(len(data), batch_size):
+            batch = collate(data, idx, tokenizer.pad_token_id, device)
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
+            losses += torch.nn.functional.cross_entropy(logits, batch["labels"], reduction="none").tolist()
+            preds += logits.argmax(-1).tolist()
+    return data, losses, preds
+
+
+def per_language(data, losses, preds) -> list[dict]:
+    groups: dict[str, list[tuple[float, bool]]] = {}
+    for lang, loss, pred, label in zip(data.langs, losses, preds, data.labels):
+        groups.setdefault(lang, []).append((loss, pred == label))
+    return [
+        {
+            "lang": lang,
+            "n": len(vals),
+            "accuracy": sum(ok for _, ok in vals) / len(vals),
+            "loss": sum(loss for loss, _ in vals) / len(vals),
+        }
+        for lang, vals in sorted(groups.items())
+    ]
+
+
+def evaluate_checkpoints(
+    checkpoints: list[tuple[str, int, str | os.PathLike]],
+    test: pa.Table,
+    max_length: int,
+    batch_size: int,
+    threads: int = 1,
+    device: str = "cpu",
+) -> pa.Table:
+    """Metrics for each (run, seed, checkpoint path); the epoch comes from the checkpoint's trace."""
+    setup_torch(threads)
+    dev = resolve_device(device)
+    rows = []
+    for i, (run, seed, path) in enumerate(checkpoints, start=1):
+        model, tokenizer, trace = load_checkpoint(path, device=dev)
+        data, losses, preds = predict(model, tokenizer, test, max_length, batch_size, dev)
+        for row in per_language(data, losses, preds):
+            rows.append({"run": run, "seed": seed, "checkpoint": trace["epoch"], **row})
+        log.info("evaluated %d/%d: %s", i, len(checkpoints), path)
+    return pa.Table.from_pylist(rows, schema=METRICS_SCHEMA)

@@ -1,0 +1,1 @@
+"""File contracts between stages, and atomic writes."""

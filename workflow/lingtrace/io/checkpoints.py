@@ -1,0 +1,49 @@
+"""Reading fine-tuned checkpoints: safetensors weights, tokenizer and trace.json."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from lingtrace.errors import ArtifactError
+
+RERUN = "Rerun its fine-tuning job (snakemake --forcerun finetune, or delete the run folder)."
+
+
+def read_trace(path: str | os.PathLike) -> dict:
+    trace_file = Path(path) / "trace.json"
+    try:
+        trace = json.loads(trace_file.read_text())
+    except FileNotFoundError:
+        raise ArtifactError(f"{trace_file}: missing. {RERUN}") from None
+    except json.JSONDecodeError as err:
+        raise ArtifactError(f"{trace_file}: not valid JSON ({err}). {RERUN}") from None
+    for key in ("epoch", "mean_lr", "n_steps"):
+        if key not in trace:
+            raise ArtifactError(f"{trace_file}: no {key!r} entry. {RERUN}")
+    return trace
+
+
+def load_checkpoint(path: str | os.PathLike, device=None, dtype=None, trust_remote_code: bool = False):
+    """(model, tokenizer, trace) from a checkpoint directory; weights only through safetensors."""
+    from transformers import AutoModelForSequenceClassification
+
+    from lingtrace.model.tokenizer import load_tokenizer
+
+    path = Path(path)
+    if not (path / "model.safetensors").is_file() and not (path / "model.safetensors.index.json").is_file():
+        raise ArtifactError(f"{path}: no model.safetensors in the checkpoint. {RERUN}")
+    trace = read_trace(path)
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            path, use_safetensors=True, trust_remote_code=trust_remote_code
+        )
+    except Exception as err:  # corrupt weights, config or shapes: say which checkpoint
+        raise ArtifactError(f"{path}: the checkpoint does not load ({type(err).__name__}: {err}). {RERUN}") from None
+    if dtype is not None:
+        model = model.to(dtype)
+    if device is not None:
+        model = model.to(device)
+    model.eval()
+    return model, load_tokenizer(path, trust_remote_code=trust_remote_code), trace

@@ -1,0 +1,1 @@
+"""Tokenizer, model construction and masked-LM pretraining."""

@@ -1,0 +1,79 @@
+"""Masked-LM pretraining of the tiny encoder on the multilingual babel corpus.
+
+XLM-R is pretrained on all of its languages before the paper fine-tunes it; this stage gives the tiny
+model the same starting point: a multilingual encoder, not random weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+
+import pyarrow.parquet as pq
+
+from lingtrace.batching import batch_indices
+from lingtrace.device import resolve_device, setup_torch
+from lingtrace.io.atomic import atomic_dir, write_json
+from lingtrace.model.build import tiny_config
+from lingtrace.model.tokenizer import load_tokenizer, train_tokenizer
+
+log = logging.getLogger(__name__)
+
+
+def build_tokenizer(corpus_path: str | os.PathLike, out_dir: str | os.PathLike, cfg: dict) -> None:
+    texts = pq.read_table(corpus_path, columns=["text"])["text"].to_pylist()
+    tokenizer = train_tokenizer(texts, vocab_size=cfg["vocab_size"], min_frequency=cfg.get("min_frequency", 2))
+    with atomic_dir(out_dir) as tmp:
+        tokenizer.save_pretrained(tmp)
+    log.info("tokenizer: %d tokens, trained on %d sentences", len(tokenizer), len(texts))
+
+
+def pretrain_mlm(
+    corpus_path: str | os.PathLike,
+    tokenizer_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    arch: dict,
+    cfg: dict,
+    threads: int = 1,
+) -> dict:
+    """Train ``XLMRobertaForMaskedLM`` from scratch; save it (and the tokenizer) with save_pretrained."""
+    torch = setup_torch(threads, seed=cfg["seed"])
+    from transformers import DataCollatorForLanguageModeling, XLMRobertaForMaskedLM, get_scheduler
+
+    device = resolve_device(cfg.get("device", "cpu"))
+    tokenizer = load_tokenizer(tokenizer_dir)
+    texts = pq.read_table(corpus_path, columns=["text"])["text"].to_pylist()
+    max_length = cfg["max_length"]
+    encoded = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+    model = XLMRobertaForMaskedLM(tiny_config(arch, tokenizer, max_length)).to(device)
+    collator = DataCollatorForLanguageModeling(
+        tokenizer, mlm_probability=cfg["mlm_probability"], seed=cfg["seed"], return_tensors="pt"
+    )
+    steps_per_epoch = math.ceil(len(encoded) / cfg["batch_size"])
+    total = steps_per_epoch * cfg["epochs"]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg["learning_rate"], weight_decay=cfg["weight_decay"])
+    scheduler = get_scheduler("linear", optimizer, int(cfg["warmup_ratio"] * total), total)
+    generator = torch.Generator().manual_seed(cfg["seed"])
+    model.train()
+    step, losses = 0, []
+    for epoch in range(cfg["epochs"]):
+        order = torch.randperm(len(encoded), generator=generator).tolist()
+        for idx in batch_indices(len(order), cfg["batch_size"]):
+            batch = collator([{"input_ids": encoded[order[i]]} for i in idx])
+            batch = {k: v.to(device) for k, v in batch.items()}
+            loss = model(**batch).loss
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            step += 1
+            losses.append(loss.item())
+            if step % 100 == 0 or step == total:
+                log.info("pretrain step %d/%d loss %.3f", step, total, sum(losses[-100:]) / len(losses[-100:]))
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        stats = {"steps": step, "final_loss": sum(losses[-50:]) / len(losses[-50:]), "sentences": len(texts)}
+        write_json(stats, os.path.join(tmp, "pretrain.json"))
+    return stats

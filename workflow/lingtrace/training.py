@@ -1,0 +1,61 @@
+"""File-level entry points of fine-tuning and evaluation (what the CLI and the rules call)."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from lingtrace.evaluate import evaluate_checkpoints
+from lingtrace.finetune import finetune
+from lingtrace.io.atomic import atomic_path
+from lingtrace.io.data import read_data, read_parquet
+from lingtrace.runs import parse_run, training_set
+
+log = logging.getLogger(__name__)
+
+
+def finetune_run(
+    train_path, model, run_dir, run: str, seed: int, params: dict, extra_path=None, removed_path=None, threads: int = 1
+) -> None:
+    """Fine-tune run ``run`` of a task: pick its training rows, train, write its checkpoints."""
+    task = params["task"]
+    spec = parse_run(run)
+    train = read_data(train_path, num_labels=task["num_labels"], languages=task["train_langs"])
+    extra = read_data(extra_path, num_labels=task["num_labels"]) if extra_path else None
+    removed = set(read_parquet(removed_path)["uid"].to_pylist()) if removed_path else None
+    rows = training_set(train, spec, extra=extra, removed=removed)
+    log.info("%s/%s seed %d: %d training examples", task["name"], run, seed, rows.num_rows)
+    finetune(
+        rows, model, run_dir, params["finetune"], num_labels=task["num_labels"], seed=seed,
+        threads=threads, trust_remote_code=params.get("trust_remote_code", False),
+    )  # fmt: skip
+
+
+def parse_checkpoint_arg(arg: str) -> tuple[str, int, str]:
+    run, seed, path = arg.split(":", 2)
+    return run, int(seed), path
+
+
+def evaluate_task(test_path, checkpoints: list[str], params: dict, out, threads: int = 1) -> None:
+    """Metrics of every checkpoint on the test split -> ``out`` (Parquet) and a CSV beside it."""
+    task = params["task"]
+    test = read_data(test_path, num_labels=task["num_labels"], languages=task["test_langs"])
+    table = evaluate_checkpoints(
+        [parse_checkpoint_arg(c) for c in checkpoints], test,
+        max_length=params["finetune"]["max_length"], batch_size=params["finetune"]["eval_batch_size"],
+        threads=threads, device=params.get("device", "cpu"),
+    )  # fmt: skip
+    write_table(table, out)
+
+
+def write_table(table: pa.Table, out: str | os.PathLike) -> None:
+    """A table as Parquet at ``out`` and as CSV next to it (same stem)."""
+    with atomic_path(out) as tmp:
+        pq.write_table(table, tmp)
+    csv = os.path.splitext(out)[0] + ".csv"
+    with atomic_path(csv) as tmp:
+        pacsv.write_csv(table, tmp)

@@ -1,0 +1,98 @@
+# Shared helpers: derived lists, paths and config slices. Rules pass each job only its own slice,
+# as canonical JSON, so that editing one config section reruns only the stages that read it.
+import lingtrace.config as study
+from lingtrace.data.prepare import split_languages, task_slice, world_slice
+
+study.check_study(config)
+
+TASKS = {task["name"]: task for task in study.task_list(config)}
+SEEDS = study.seeds(config)
+EPOCHS = study.epochs(config)
+THREADS = config["study"]["threads"]
+ENV = "../../envs/lingtrace.yaml"
+
+
+wildcard_constraints:
+    task="|".join(TASKS),
+    run=r"joint|(without|mono|boost)-[A-Za-z][A-Za-z0-9_]*|remove-(tracin|random)",
+    seed=r"\d+",
+    epoch=r"\d+",
+    split="train|test",
+    lang=r"[A-Za-z][A-Za-z0-9_]*",
+
+
+def as_params(**parts):
+    """A config slice as one canonical JSON string (tracked by Snakemake's params trigger)."""
+    return study.canonical(parts)
+
+
+def task_of(wildcards):
+    return TASKS[wildcards.task]
+
+
+def run_dir(task, run, seed):
+    return f"results/{task}/{run}/seed-{seed}"
+
+
+def uses_tiny_model():
+    return config["model"]["name_or_path"] is None
+
+
+def model_source():
+    """The directory (or hub name) fine-tuning starts from."""
+    return "results/pretrain/model" if uses_tiny_model() else config["model"]["name_or_path"]
+
+
+def task_runs(task_name):
+    return study.run_names(config, TASKS[task_name])
+
+
+def data_params(wildcards, split):
+    task = TASKS[wildcards.task]
+    langs = split_languages(task, split, getattr(wildcards, "lang", None))
+    world = world_slice(config.get("world"), langs) if task["source"] == "synthetic" else None
+    return as_params(task=task_slice(task, split), world=world)
+
+
+def finetune_device():
+    return config["study"]["device"]
+
+
+def gpu_jobs(device):
+    """Scheduling label for SLURM and --resources: one GPU when the stage runs on CUDA."""
+    return 1 if device == "cuda" else 0
+
+
+def finetune_inputs(wildcards):
+    inputs = {"train": f"results/{wildcards.task}/data/train.parquet"}
+    if uses_tiny_model():
+        inputs["model"] = "results/pretrain/model/model.safetensors"
+    kind, _, arg = wildcards.run.partition("-")
+    if kind == "boost":
+        inputs["extra"] = f"results/{wildcards.task}/data/extra-{arg}.parquet"
+    if kind == "remove":
+        inputs["removed"] = f"results/{wildcards.task}/removal/{arg}.parquet"
+    return inputs
+
+
+def optional_arg(flag, name):
+    """[flag, path] when the job has that input, else nothing (quoted in the shell with :q)."""
+    return lambda wildcards, input: [flag, input[name]] if name in input.keys() else []
+
+
+def task_checkpoints(wildcards):
+    return [
+        f"{run_dir(wildcards.task, run, seed)}/checkpoints/epoch-{epoch}/trace.json"
+        for run in task_runs(wildcards.task)
+        for seed in SEEDS
+        for epoch in EPOCHS
+    ]
+
+
+def checkpoint_args(wildcards):
+    return [
+        f"{run}:{seed}:{run_dir(wildcards.task, run, seed)}/checkpoints/epoch-{epoch}"
+        for run in task_runs(wildcards.task)
+        for seed in SEEDS
+        for epoch in EPOCHS
+    ]
