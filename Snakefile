@@ -17,11 +17,12 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/finetune.smk"
+include: "workflow/rules/gradients.smk"
+include: "workflow/rules/influence.smk"
 include: "workflow/rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
-        "results/summary.json",
-        "results/summary.md",
+        study_outputs(),

@@ -10,7 +10,7 @@ from lingtrace.io.checkpoints import load_checkpoint
 
 def test_metrics_match_a_manual_count(tiny_checkpoints, tiny_data):
     _, test = tiny_data
-    table = evaluate_checkpoints([("joint", 0, tiny_checkpoints[-1])], test, max_length=48, batch_size=5)
+    table, predictions = evaluate_checkpoints([("joint", 0, tiny_checkpoints[-1])], test, max_length=48, batch_size=5)
     rows = {r["lang"]: r for r in table.to_pylist()}
     model, tok, _ = load_checkpoint(tiny_checkpoints[-1])
     for lang in ("ala", "bea", "alb"):
@@ -26,6 +26,11 @@ def test_metrics_match_a_manual_count(tiny_checkpoints, tiny_data):
         assert rows[lang]["accuracy"] == pytest.approx(correct / part.num_rows)
         assert rows[lang]["loss"] == pytest.approx(sum(losses) / len(losses), rel=1e-5)
     assert {r["checkpoint"] for r in table.to_pylist()} == {2}
+    assert predictions.num_rows == test.num_rows
+    by_lang = {}
+    for row in predictions.to_pylist():
+        by_lang.setdefault(row["lang"], []).append(row["loss"])
+    assert sum(by_lang["ala"]) / len(by_lang["ala"]) == pytest.approx(rows["ala"]["loss"])
 
 
 def test_per_language_groups():

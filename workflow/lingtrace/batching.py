@@ -86,3 +86,11 @@ def collate(encoded: Encoded, indices, pad_id: int, device=None):
 def batch_indices(n: int, batch_size: int):
     for start in range(0, n, batch_size):
         yield list(range(start, min(start + batch_size, n)))
+
+
+def length_sorted_batches(encoded: Encoded, batch_size: int):
+    """Batches of indices grouped by sequence length (less padding, same results): for inference,
+    where batch composition does not change any example's output. Callers put results back by index."""
+    order = sorted(range(len(encoded)), key=lambda i: (len(encoded.input_ids[i]), i))
+    for start in range(0, len(order), batch_size):
+        yield order[start : start + batch_size]

@@ -95,7 +95,53 @@ def cmd_finetune(args) -> None:
 def cmd_evaluate(args) -> None:
     from lingtrace.training import evaluate_task
 
-    evaluate_task(args.test, args.checkpoint, load_params(args.params), args.out, args.threads)
+    evaluate_task(args.test, args.checkpoint, load_params(args.params), args.out, args.predictions, args.threads)
+
+
+def cmd_dump_gradients(args) -> None:
+    from lingtrace.gradients import dump_gradients
+    from lingtrace.selection import traced_examples
+
+    params = load_params(args.params)
+    rows = traced_examples(
+        args.data, args.split, params["task"], args.run, extra_path=args.extra, removed_path=args.removed,
+        test_per_lang=params.get("test_per_lang"),
+    )  # fmt: skip
+    settings = params["gradients"]
+    dump_gradients(
+        args.checkpoint, rows, settings, args.out, split=args.split, shard=args.shard, n_shards=args.shards,
+        threads=args.threads, device=settings.get("device", "cpu"),
+    )  # fmt: skip
+
+
+def cmd_score_shard(args) -> None:
+    from lingtrace.device import setup_torch
+    from lingtrace.scoring import group_by_checkpoint, score_shard_files
+
+    setup_torch(args.threads)
+    score_shard_files(
+        group_by_checkpoint(args.train), group_by_checkpoint(args.test), load_params(args.params),
+        args.out_topk, args.out_lang,
+    )  # fmt: skip
+
+
+def cmd_merge_influence(args) -> None:
+    from lingtrace.merge import merge_influence
+
+    merge_influence(args.topk, args.lang, args.top_k, args.out_topk, args.out_lang)
+
+
+def cmd_bench(args) -> None:
+    from lingtrace.bench import run_bench
+    from lingtrace.io.atomic import write_json
+
+    results = run_bench(quick=args.quick, threads=args.threads)
+    if args.json:
+        write_json(results, args.json)
+    keys = ("grad_ratio_vs_fwdbwd", "grad_speedup_vs_loop", "score_fraction_of_matmul",
+            "shard_fraction_of_matmul", "captum_speedup", "captum_max_rel_err")  # fmt: skip
+    for key in keys:
+        print(f"{key:28s} {results[key]:.4g}")
 
 
 def cmd_summary(args) -> None:
@@ -174,8 +220,46 @@ def build_parser() -> argparse.ArgumentParser:
     _threads(p)
     p.add_argument("--test", required=True)
     p.add_argument("--checkpoint", nargs="+", required=True, help="RUN:SEED:DIR, one per checkpoint")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="per-language metrics (Parquet; a CSV is written beside it)")
+    p.add_argument("--predictions", required=True, help="per-example loss and prediction at each last checkpoint")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("dump-gradients", help="per-example loss gradients of one checkpoint, split and shard")
+    _params(p)
+    _threads(p)
+    p.add_argument("--checkpoint", required=True, help="checkpoint directory")
+    p.add_argument("--data", required=True, help="the split's data (data contract)")
+    p.add_argument("--split", required=True, choices=["train", "test"])
+    p.add_argument("--run", required=True, help="the run, which decides the training rows")
+    p.add_argument("--shard", type=int, default=0)
+    p.add_argument("--shards", type=int, default=1)
+    p.add_argument("--extra", help="extra pool (boost runs)")
+    p.add_argument("--removed", help="table of removed uids (remove runs)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_dump_gradients)
+
+    p = sub.add_parser("score-shard", help="TracIn: one train shard against every test example and checkpoint")
+    _params(p)
+    _threads(p)
+    p.add_argument("--train", nargs="+", required=True, help="the shard's gradient files, one per checkpoint")
+    p.add_argument("--test", nargs="+", required=True, help="every test gradient file of every checkpoint")
+    p.add_argument("--out-topk", required=True)
+    p.add_argument("--out-lang", required=True)
+    p.set_defaults(func=cmd_score_shard)
+
+    p = sub.add_parser("merge-influence", help="merge shard results into topk.parquet and lang_scores.parquet")
+    p.add_argument("--top-k", type=int, required=True)
+    p.add_argument("--topk", nargs="+", required=True, help="shard top-k tables")
+    p.add_argument("--lang", nargs="+", required=True, help="shard language-sum tables")
+    p.add_argument("--out-topk", required=True)
+    p.add_argument("--out-lang", required=True)
+    p.set_defaults(func=cmd_merge_influence)
+
+    p = sub.add_parser("bench", help="performance figures, side by side with plain torch and Captum")
+    p.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not the reported figures)")
+    p.add_argument("--json", help="write every figure to this JSON file")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("task-summary", help="a task's entry of summary.json")
     _params(p)

@@ -7,7 +7,7 @@ import os
 
 import pyarrow as pa
 
-from lingtrace.batching import batch_indices, collate, encode
+from lingtrace.batching import collate, encode, length_sorted_batches
 from lingtrace.device import resolve_device, setup_torch
 from lingtrace.io.checkpoints import load_checkpoint
 
@@ -31,13 +31,14 @@ def predict(model, tokenizer, test: pa.Table, max_length: int, batch_size: int, 
     import torch
 
     data = encode(test, tokenizer, max_length, where="test data")
-    losses, preds = [], []
+    losses, preds = [0.0] * len(data), [0] * len(data)
     with torch.no_grad():
-        for idx in batch_indices(len(data), batch_size):
+        for idx in length_sorted_batches(data, batch_size):
             batch = collate(data, idx, tokenizer.pad_token_id, device)
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
-            losses += torch.nn.functional.cross_entropy(logits, batch["labels"], reduction="none").tolist()
-            preds += logits.argmax(-1).tolist()
+            batch_losses = torch.nn.functional.cross_entropy(logits, batch["labels"], reduction="none").tolist()
+            for i, loss, pred in zip(idx, batch_losses, logits.argmax(-1).tolist()):
+                losses[i], preds[i] = loss, pred
     return data, losses, preds
 
 
@@ -56,6 +57,20 @@ def per_language(data, losses, preds) -> list[dict]:
     ]
 
 
+PREDICTIONS_SCHEMA = pa.schema(
+    [
+        ("run", pa.string()),
+        ("seed", pa.int64()),
+        ("checkpoint", pa.int64()),
+        ("uid", pa.string()),
+        ("lang", pa.string()),
+        ("label", pa.int64()),
+        ("pred", pa.int64()),
+        ("loss", pa.float64()),
+    ]
+)
+
+
 def evaluate_checkpoints(
     checkpoints: list[tuple[str, int, str | os.PathLike]],
     test: pa.Table,
@@ -64,14 +79,30 @@ def evaluate_checkpoints(
     threads: int = 1,
     device: str = "cpu",
 ) -> pa.Table:
-    """Metrics for each (run, seed, checkpoint path); the epoch comes from the checkpoint's trace."""
+    """(metrics, predictions) for each (run, seed, checkpoint path); the epoch comes from its trace.
+
+    ``metrics`` has per-language accuracy and loss of every checkpoint; ``predictions`` the loss and
+    predicted label of every test example at each run's last checkpoint.
+    """
     setup_torch(threads)
     dev = resolve_device(device)
-    rows = []
+    rows, predictions = [], []
+    last = {}
+    for run, seed, path in checkpoints:
+        last[(run, seed)] = path
     for i, (run, seed, path) in enumerate(checkpoints, start=1):
         model, tokenizer, trace = load_checkpoint(path, device=dev)
         data, losses, preds = predict(model, tokenizer, test, max_length, batch_size, dev)
         for row in per_language(data, losses, preds):
             rows.append({"run": run, "seed": seed, "checkpoint": trace["epoch"], **row})
+        if last[(run, seed)] == path:
+            predictions += [
+                {"run": run, "seed": seed, "checkpoint": trace["epoch"], "uid": uid, "lang": lang,
+                 "label": label, "pred": pred, "loss": loss}  # fmt: skip
+                for uid, lang, label, pred, loss in zip(data.uids, data.langs, data.labels, preds, losses)
+            ]
         log.info("evaluated %d/%d: %s", i, len(checkpoints), path)
-    return pa.Table.from_pylist(rows, schema=METRICS_SCHEMA)
+    return (
+        pa.Table.from_pylist(rows, schema=METRICS_SCHEMA),
+        pa.Table.from_pylist(predictions, schema=PREDICTIONS_SCHEMA),
+    )

@@ -40,16 +40,19 @@ def parse_checkpoint_arg(arg: str) -> tuple[str, int, str]:
     return run, int(seed), path
 
 
-def evaluate_task(test_path, checkpoints: list[str], params: dict, out, threads: int = 1) -> None:
-    """Metrics of every checkpoint on the test split -> ``out`` (Parquet) and a CSV beside it."""
+def evaluate_task(test_path, checkpoints: list[str], params: dict, out, predictions_out, threads: int = 1) -> None:
+    """Metrics of every checkpoint on the test split -> ``out`` (Parquet, and CSV beside it); the
+    last checkpoints' per-example losses and predictions -> ``predictions_out``."""
     task = params["task"]
     test = read_data(test_path, num_labels=task["num_labels"], languages=task["test_langs"])
-    table = evaluate_checkpoints(
+    table, predictions = evaluate_checkpoints(
         [parse_checkpoint_arg(c) for c in checkpoints], test,
         max_length=params["finetune"]["max_length"], batch_size=params["finetune"]["eval_batch_size"],
         threads=threads, device=params.get("device", "cpu"),
     )  # fmt: skip
     write_table(table, out)
+    with atomic_path(predictions_out) as tmp:
+        pq.write_table(predictions, tmp)
 
 
 def write_table(table: pa.Table, out: str | os.PathLike) -> None:

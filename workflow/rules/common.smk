@@ -96,3 +96,52 @@ def checkpoint_args(wildcards):
         for seed in SEEDS
         for epoch in EPOCHS
     ]
+
+
+INFLUENCE_SEED = study.influence_seed(config)
+INFLUENCE_CHECKPOINTS = study.influence_checkpoints(config)
+
+
+def gradient_settings():
+    """The gradients slice a dump depends on (shard layout and keep/temp are in the paths)."""
+    settings = {k: v for k, v in config["gradients"].items() if k not in ("shards", "keep")}
+    return {**settings, "max_length": config["finetune"]["max_length"], "device": config["study"]["device"]}
+
+
+def gradient_shard(path):
+    return path if config["gradients"]["keep"] else temp(path)
+
+
+def gradient_inputs(wildcards):
+    prefix = f"{run_dir(wildcards.task, wildcards.run, wildcards.seed)}/checkpoints/epoch-{wildcards.epoch}"
+    inputs = {
+        "weights": f"{prefix}/model.safetensors",
+        "trace": f"{prefix}/trace.json",
+        "data": f"results/{wildcards.task}/data/{wildcards.split}.parquet",
+    }
+    if wildcards.split == "train":
+        run_inputs = finetune_inputs(wildcards)
+        inputs.update({k: run_inputs[k] for k in ("extra", "removed") if k in run_inputs})
+    return inputs
+
+
+def gradient_paths(wildcards, split, shards):
+    return [
+        f"{run_dir(wildcards.task, wildcards.run, wildcards.seed)}/grads/epoch-{epoch}/{split}/shard-{shard}.parquet"
+        for epoch in INFLUENCE_CHECKPOINTS
+        for shard in shards
+    ]
+
+
+def influence_tables(task):
+    """The merged influence tables of every analysed run of a task."""
+    return [
+        f"{run_dir(task, run, INFLUENCE_SEED)}/influence/{table}.parquet"
+        for run in study.influence_runs(config, TASKS[task])
+        for table in ("topk", "lang_scores")
+    ]
+
+
+def study_outputs():
+    """What `snakemake` with no target builds: the summary and every analysed run's influence tables."""
+    return ["results/summary.json", "results/summary.md"] + [path for task in TASKS for path in influence_tables(task)]

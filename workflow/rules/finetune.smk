@@ -44,6 +44,7 @@ rule evaluate:
     output:
         table="results/{task}/metrics/accuracy.parquet",
         csv="results/{task}/metrics/accuracy.csv",
+        predictions="results/{task}/metrics/predictions.parquet",
     params:
         cfg=lambda wc: as_params(
             task=task_slice(TASKS[wc.task], "test"),
@@ -61,4 +62,4 @@ rule evaluate:
         ENV
     shell:
         "lingtrace evaluate --params {params.cfg:q} --threads {params.threads} --test {input.test:q}"
-        " --checkpoint {params.checkpoints:q} --out {output.table:q} > {log:q} 2>&1"
+        " --checkpoint {params.checkpoints:q} --out {output.table:q} --predictions {output.predictions:q} > {log:q} 2>&1"

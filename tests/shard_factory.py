@@ -1,0 +1,122 @@
+"""Gradient shards from plain arrays, and a brute-force TracIn oracle, for the scoring/merge/influence tests.
+
+The oracle is the definition written out in numpy float64: the full score matrix per checkpoint, its
+eta-weighted sum, and top-k by sorting each row on (score, train uid).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from lingtrace.io.grads import write_grad_shard
+from lingtrace.scoring import LANG_SCHEMA, TOPK_SCHEMA
+
+
+def shard_metadata(epoch: int, eta: float, dim: int, split: str, shard=0, n_shards=1, seed=0) -> dict:
+    return {
+        "projection": {"kind": "gaussian", "seed": seed, "dim": dim, "total_dim": dim},
+        "layers": {"pattern": "classifier.*", "modules": ["classifier.out_proj"]},
+        "checkpoint": epoch,
+        "eta": eta,
+        "dtype": "float32",
+        "split": split,
+        "shard": shard,
+        "n_shards": n_shards,
+    }
+
+
+def write_split(root, split, vectors, uids, langs, etas, epochs=None, n_shards=1, seed=0) -> dict[int, list[Path]]:
+    """Write ``vectors`` (C, n, dim) as n_shards shards per checkpoint; returns {epoch: [paths]}."""
+    epochs = epochs or list(range(1, len(vectors) + 1))
+    parts = np.array_split(np.arange(len(uids)), n_shards)
+    out: dict[int, list[Path]] = {}
+    for c, epoch in enumerate(epochs):
+        for i, rows in enumerate(parts):
+            path = Path(root) / f"epoch-{epoch}" / split / f"shard-{i}.parquet"
+            n = len(rows)
+            write_grad_shard(
+                path,
+                [uids[r] for r in rows],
+                [langs[r] for r in rows],
+                [0] * n,
+                [0] * n,
+                np.zeros(n),
+                vectors[c][rows],
+                shard_metadata(epoch, etas[c], vectors.shape[2], split, i, n_shards, seed),
+            )
+            out.setdefault(epoch, []).append(path)
+    return out
+
+
+def random_problem(seed=0, n_ckpt=2, n_train=23, n_test=7, dim=6, langs=("ala", "bea", "cyr"), integer=False):
+    """Arrays for one study: train/test vectors (C, n, dim) float32-representable, uids, langs, etas.
+
+    ``integer`` vectors (small whole numbers, many repeats) make every dot product exact in any
+    summation order, and give plenty of exactly tied scores to exercise the tie-break.
+    """
+    rng = np.random.default_rng(seed)
+    if integer:
+        train = rng.integers(-2, 3, (n_ckpt, n_train, dim)).astype(np.float32)
+        test = rng.integers(-2, 3, (n_ckpt, n_test, dim)).astype(np.float32)
+        etas = [2.0 ** -(c + 1) for c in range(n_ckpt)]  # powers of two keep eta * score exact
+    else:
+        train = rng.standard_normal((n_ckpt, n_train, dim)).astype(np.float32)
+        test = rng.standard_normal((n_ckpt, n_test, dim)).astype(np.float32)
+        etas = list(rng.uniform(0.1, 1.0, n_ckpt))
+    train[:, 3] = 0.0  # an exactly zero gradient: cosine 0 with everything
+    # uids not in row order, so that "uid order" and "row order" differ
+    train_uids = [f"tr-{(7 * i) % n_train:03d}-{i}" for i in range(n_train)]
+    test_uids = [f"te-{i:03d}" for i in range(n_test)]
+    train_langs = [langs[i % len(langs)] for i in range(n_train)]
+    test_langs = [langs[(i + 1) % len(langs)] for i in range(n_test)]
+    return dict(train=train, test=test, etas=etas, train_uids=train_uids, test_uids=test_uids,
+                train_langs=train_langs, test_langs=test_langs)
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+
+def dense_scores(test, train, etas, variant) -> dict:
+    """{slot: (N, n) float64}, slot a checkpoint index or 'all': the definition, in float64."""
+    test, train = np.asarray(test, np.float64), np.asarray(train, np.float64)
+    if variant == "cosine":
+        test, train = unit(test), unit(train)
+    per_ckpt = {c: etas[c] * test[c] @ train[c].T for c in range(len(etas))}
+    return {**per_ckpt, "all": sum(per_ckpt.values())}
+
+
+def brute_top_k(scores: np.ndarray, uids: list[str], k: int, largest: bool) -> list[list[int]]:
+    """Per row, the columns of the k best scores, best first, equal scores by smaller uid."""
+    return [
+        sorted(range(scores.shape[1]), key=lambda j: (-row[j] if largest else row[j], uids[j]))[:k]
+        for row in scores
+    ]
+
+
+def expected_tables(p: dict, k: int, variants=("dot", "cosine"), epochs=None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The topk and lang_scores tables one unsharded exact computation must give, sorted like merge's."""
+    epochs = epochs or list(range(1, len(p["etas"]) + 1))
+    label = {c: str(e) for c, e in enumerate(epochs)} | {"all": "all"}
+    topk, lang_rows = [], []
+    langs = sorted(set(p["train_langs"]))
+    for variant in variants:
+        for slot, scores in dense_scores(p["test"], p["train"], p["etas"], variant).items():
+            for direction, largest in (("proponent", True), ("opponent", False)):
+                for i, cols in enumerate(brute_top_k(scores, p["train_uids"], k, largest)):
+                    for rank, j in enumerate(cols, 1):
+                        topk.append((p["test_uids"][i], p["test_langs"][i], label[slot], variant, direction, rank,
+                                     p["train_uids"][j], p["train_langs"][j], float(scores[i, j])))
+            for i in range(scores.shape[0]):
+                for lang in langs:
+                    cols = [j for j, lg in enumerate(p["train_langs"]) if lg == lang]
+                    lang_rows.append((p["test_uids"][i], p["test_langs"][i], label[slot], variant, lang,
+                                 float(scores[i, cols].sum()), len(cols)))
+    topk_df = pl.DataFrame(topk, schema=TOPK_SCHEMA, orient="row")
+    lang_df = pl.DataFrame(lang_rows, schema=LANG_SCHEMA, orient="row")
+    return (topk_df.sort("test_uid", "checkpoint", "variant", "direction", "rank"),
+            lang_df.sort("test_uid", "test_lang", "checkpoint", "variant", "train_lang"))
