@@ -19,6 +19,8 @@ include: "workflow/rules/model.smk"
 include: "workflow/rules/finetune.smk"
 include: "workflow/rules/gradients.smk"
 include: "workflow/rules/influence.smk"
+include: "workflow/rules/analysis.smk"
+include: "workflow/rules/validation.smk"
 include: "workflow/rules/report.smk"
 
 

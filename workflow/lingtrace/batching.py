@@ -52,10 +52,9 @@ def encode(table: pa.Table, tokenizer, max_length: int, where: str = "data") -> 
         )
         for i, ids in zip(pairs, enc["input_ids"]):
             input_ids[i] = ids
-    special = set(tokenizer.all_special_ids)
     for row, ids in zip(rows, input_ids):
-        if not any(t not in special for t in ids):
-            raise DataError(f"{where}: uid {row['uid']!r} tokenizes to nothing but special tokens")
+        if not tokenizer.decode(ids, skip_special_tokens=True).strip():
+            raise DataError(f"{where}: uid {row['uid']!r} tokenizes to nothing (only special or unknown tokens)")
     return Encoded(
         uids=[r["uid"] for r in rows],
         langs=[r["lang"] for r in rows],

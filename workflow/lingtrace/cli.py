@@ -144,6 +144,41 @@ def cmd_bench(args) -> None:
         print(f"{key:28s} {results[key]:.4g}")
 
 
+def cmd_analyze(args) -> None:
+    from lingtrace.analysis.study import run_analysis
+
+    run_analysis(args.run, args.train, args.planted, load_params(args.params), args.out_dir, args.out_json)
+
+
+def cmd_removal_sets(args) -> None:
+    from lingtrace.validation.stage import write_removal_sets
+
+    write_removal_sets(args.topk, args.train, load_params(args.params), args.out_sample, args.out_tracin,
+                       args.out_random)  # fmt: skip
+
+
+def cmd_validate(args) -> None:
+    from lingtrace.validation.stage import validate_task
+
+    validate_task(args.metrics, args.predictions, args.tables, args.sample, load_params(args.params),
+                  args.out_ablation, args.out_mono, args.out_removal, args.out_json)  # fmt: skip
+
+
+def cmd_figures(args) -> None:
+    from lingtrace.report import task_figures
+
+    params = load_params(args.params)
+    task_figures(args.tables, args.out_dir, params["report"], params["task"])
+
+
+def cmd_examples(args) -> None:
+    from lingtrace.report import write_examples_page
+
+    params = load_params(args.params)
+    write_examples_page(args.topk, args.train, args.test, args.predictions, params["report"], params["task"]["name"],
+                        args.out)  # fmt: skip
+
+
 def cmd_summary(args) -> None:
     from lingtrace.summary import write_summary
 
@@ -255,6 +290,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-lang", required=True)
     p.set_defaults(func=cmd_merge_influence)
 
+    p = sub.add_parser("analyze", help="a task's analyses: shares, matrix, progression, reinforcement, planted")
+    _params(p)
+    p.add_argument("--run", nargs="+", required=True, help="RUN=TOPK_PARQUET:LANG_SCORES_PARQUET per analysed run")
+    p.add_argument("--train", required=True, help="training data (item ids for the reinforcement analysis)")
+    p.add_argument("--planted", help="planted similarity (babel tasks)")
+    p.add_argument("--out-dir", required=True, help="folder for the tables (Parquet and CSV)")
+    p.add_argument("--out-json", required=True, help="the task's findings (summary.json piece)")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("removal-sets", help="the removal test's sampled test examples and removed training examples")
+    _params(p)
+    p.add_argument("--topk", required=True)
+    p.add_argument("--train", required=True)
+    p.add_argument("--out-sample", required=True)
+    p.add_argument("--out-tracin", required=True)
+    p.add_argument("--out-random", required=True)
+    p.set_defaults(func=cmd_removal_sets)
+
+    p = sub.add_parser("validate", help="ablation deltas, agreement with TracIn, removal-test effects")
+    _params(p)
+    p.add_argument("--metrics", required=True)
+    p.add_argument("--predictions", required=True)
+    p.add_argument("--tables", required=True, help="the task's analysis tables folder")
+    p.add_argument("--sample", help="the removal test's sample (when the study makes removal runs)")
+    p.add_argument("--out-ablation", required=True)
+    p.add_argument("--out-mono", required=True)
+    p.add_argument("--out-removal", required=True)
+    p.add_argument("--out-json", required=True)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("figures", help="a task's figures (PNG and SVG)")
+    _params(p)
+    p.add_argument("--tables", required=True)
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_figures)
+
+    p = sub.add_parser("examples", help="an HTML page of test examples with their proponents and opponents")
+    _params(p)
+    p.add_argument("--topk", required=True)
+    p.add_argument("--train", required=True)
+    p.add_argument("--test", required=True)
+    p.add_argument("--predictions", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_examples)
+
     p = sub.add_parser("bench", help="performance figures, side by side with plain torch and Captum")
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not the reported figures)")
     p.add_argument("--json", help="write every figure to this JSON file")
@@ -264,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("task-summary", help="a task's entry of summary.json")
     _params(p)
     p.add_argument("--metrics", required=True)
-    p.add_argument("--extra", nargs="*", default=[], help="KEY=PATH: JSON pieces to merge in")
+    p.add_argument("--extra", nargs="*", default=[], help="JSON pieces (analysis, validation) to merge in")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_task_summary)
 

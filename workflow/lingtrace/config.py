@@ -84,8 +84,9 @@ def influence_seed(config: dict) -> int:
 
 
 def influence_runs(config: dict, task: dict) -> list[str]:
-    """Runs whose gradients are dumped and scored (joint always, for the removal test and analyses)."""
-    wanted = list(config.get("influence", {}).get("runs", ["joint"]))
+    """Runs whose gradients are dumped and scored: the task's ``influence_runs``, else
+    ``influence.runs``; joint always (the removal test and the analyses compare against it)."""
+    wanted = list(task.get("influence_runs") or config.get("influence", {}).get("runs", ["joint"]))
     return wanted if "joint" in wanted else ["joint", *wanted]
 
 
@@ -180,13 +181,14 @@ def _check_task_runs(config: dict, task: dict, where: str) -> None:
                 f"(train_langs: {task['train_langs']})"
             )
     made = run_names(config, task)
-    for run in config.get("influence", {}).get("runs", []):
+    key = f"{where}.influence_runs" if task.get("influence_runs") else "influence.runs"
+    for run in influence_runs(config, task):
         try:
             parse_run(run)
         except ValueError as err:
-            raise ConfigError(f"influence.runs: {err}") from None
+            raise ConfigError(f"{key}: {err}") from None
         if run not in made:
-            raise ConfigError(f"influence.runs: {run!r} is not a run of task {task['name']} (its runs: {made})")
+            raise ConfigError(f"{key}: {run!r} is not a run of task {task['name']} (its runs: {made})")
     if "remove-tracin" in made and len(task["train_langs"]) < 1:
         raise ConfigError(f"{runs_key}.removal: the removal test needs fine-tuning languages")
 

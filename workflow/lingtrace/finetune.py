@@ -16,6 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from lingtrace.batching import batch_indices, collate, encode
+from lingtrace.seeding import stable_seed
 from lingtrace.device import autocast, resolve_device, setup_torch
 from lingtrace.errors import NumericalError
 from lingtrace.io.atomic import atomic_dir, write_json
@@ -38,6 +39,7 @@ def finetune(
     seed: int,
     threads: int = 1,
     trust_remote_code: bool = False,
+    where: str = "training data",
 ) -> list[dict]:
     """Fine-tune on ``train`` (data-contract rows); write ``run_dir/checkpoints/epoch-{c}`` for every epoch."""
     torch = setup_torch(threads, seed=seed)
@@ -48,18 +50,17 @@ def finetune(
     model = load_classifier(model_path, num_labels, trust_remote_code=trust_remote_code).to(device)
     if cfg.get("gradient_checkpointing") and device.type == "cuda":
         model.gradient_checkpointing_enable()
-    data = encode(train, tokenizer, cfg["max_length"], where="training data")
+    data = encode(train, tokenizer, cfg["max_length"], where=where)
     steps_per_epoch = math.ceil(len(data) / cfg["batch_size"])
     total = steps_per_epoch * cfg["epochs"]
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg["learning_rate"], weight_decay=cfg["weight_decay"])
     scheduler = get_scheduler(cfg["scheduler"], optimizer, int(cfg["warmup_ratio"] * total), total)
-    generator = torch.Generator().manual_seed(seed)
     log.info("fine-tuning on %d examples, %d epochs, %d steps, device %s", len(data), cfg["epochs"], total, device)
     traces, step, started = [], 0, time.time()
     log_every = max(1, steps_per_epoch // 5)
     for epoch in range(1, cfg["epochs"] + 1):
         model.train()
-        order = torch.randperm(len(data), generator=generator).tolist()
+        order = epoch_order(data.uids, seed, epoch)
         lrs, losses = [], []
         for idx in batch_indices(len(order), cfg["batch_size"]):
             batch = collate(data, [order[i] for i in idx], tokenizer.pad_token_id, device)
@@ -97,6 +98,13 @@ def finetune(
             epoch, cfg["epochs"], trace["first_step"], step, trace["mean_lr"], trace["train_loss"], time.time() - started,
         )
     return traces
+
+
+def epoch_order(uids: list[str], seed: int, epoch: int) -> list[int]:
+    """The order an epoch visits the examples in: by a seeded hash of each uid, so that removing
+    examples (ablation, the removal test) leaves the others in the same relative order and the runs
+    differ by the data alone, not by a reshuffle."""
+    return sorted(range(len(uids)), key=lambda i: stable_seed(seed, epoch, uids[i]))
 
 
 def save_checkpoint(model, tokenizer, trace: dict, path: Path) -> None:

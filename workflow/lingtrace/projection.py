@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lingtrace.data.babel import stable_seed
+from lingtrace.seeding import stable_seed
 from lingtrace.errors import ConfigError
 
 KINDS = ("none", "logra", "gaussian")

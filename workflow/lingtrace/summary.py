@@ -30,7 +30,8 @@ def nested(df: pl.DataFrame, outer: str, inner: str, value: str) -> dict:
 
 
 def write_task_summary(metrics_path, params: dict, out, extras: list[str] | None = None) -> None:
-    """A task's entry: chance, final accuracy per run and language, plus any KEY=PATH JSON pieces."""
+    """A task's entry: chance, final accuracy per run and language, merged with the JSON pieces in
+    ``extras`` (the analysis and validation findings)."""
     task = params["task"]
     metrics = pl.read_parquet(metrics_path)
     final = final_accuracy(metrics)
@@ -43,10 +44,13 @@ def write_task_summary(metrics_path, params: dict, out, extras: list[str] | None
     joint = final.filter((pl.col("run") == "joint") & pl.col("lang").is_in(task["train_langs"]))
     entry["joint_min_train_accuracy"] = joint["accuracy"].min()
     entry["learns_task"] = bool(joint["accuracy"].min() >= chance(task) + 0.2)
-    for piece in extras or []:
-        key, _, path = piece.partition("=")
+    findings = []
+    for path in extras or []:
         with open(path) as fh:
-            entry[key] = json.load(fh)
+            piece = json.load(fh)
+        findings += piece.pop("findings", [])
+        entry.update(piece)
+    entry["findings"] = findings
     write_json(entry, out)
 
 

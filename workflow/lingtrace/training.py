@@ -31,7 +31,7 @@ def finetune_run(
     log.info("%s/%s seed %d: %d training examples", task["name"], run, seed, rows.num_rows)
     finetune(
         rows, model, run_dir, params["finetune"], num_labels=task["num_labels"], seed=seed,
-        threads=threads, trust_remote_code=params.get("trust_remote_code", False),
+        threads=threads, trust_remote_code=params.get("trust_remote_code", False), where=str(train_path),
     )  # fmt: skip
 
 

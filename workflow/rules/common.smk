@@ -2,6 +2,7 @@
 # as canonical JSON, so that editing one config section reruns only the stages that read it.
 import lingtrace.config as study
 from lingtrace.data.prepare import split_languages, task_slice, world_slice
+from lingtrace.layout import ANALYSIS_TABLES, FIGURES
 
 study.check_study(config)
 
@@ -24,10 +25,6 @@ wildcard_constraints:
 def as_params(**parts):
     """A config slice as one canonical JSON string (tracked by Snakemake's params trigger)."""
     return study.canonical(parts)
-
-
-def task_of(wildcards):
-    return TASKS[wildcards.task]
 
 
 def run_dir(task, run, seed):
@@ -143,5 +140,48 @@ def influence_tables(task):
 
 
 def study_outputs():
-    """What `snakemake` with no target builds: the summary and every analysed run's influence tables."""
-    return ["results/summary.json", "results/summary.md"] + [path for task in TASKS for path in influence_tables(task)]
+    """What `snakemake` with no target builds: the summary, figures and example pages."""
+    return ["results/summary.json", "results/summary.md"] + report_outputs()
+
+
+def planted_input(task):
+    """The planted similarity of babel tasks (none for real data)."""
+    return f"results/{task}/data/planted_similarity.parquet" if TASKS[task]["source"] == "synthetic" else []
+
+
+def analysed_run_args(task):
+    """RUN=TOPK:LANG_SCORES for each analysed run (the analyze command's --run)."""
+    args = []
+    for run in study.influence_runs(config, TASKS[task]):
+        folder = f"{run_dir(task, run, INFLUENCE_SEED)}/influence"
+        args.append(f"{run}={folder}/topk.parquet:{folder}/lang_scores.parquet")
+    return args
+
+
+def validation_inputs(wildcards):
+    inputs = {
+        "metrics": f"results/{wildcards.task}/metrics/accuracy.parquet",
+        "predictions": f"results/{wildcards.task}/metrics/predictions.parquet",
+        "tables": [f"results/{wildcards.task}/tables/{t}.parquet" for t in ("influence_matrix", "language_shares")],
+    }
+    if study.task_runs(config, TASKS[wildcards.task])["removal"]:
+        inputs["sample"] = f"results/{wildcards.task}/removal/sample.parquet"
+    return inputs
+
+
+def figure_settings():
+    """What the figures depend on: their report keys and the analysis' headline variant and k."""
+    chosen = {k: config["report"][k] for k in ("dpi", "cmap")}
+    return {**chosen, "variant": config["analysis"]["variant"], "k": config["analysis"]["headline_k"]}
+
+
+def example_settings():
+    """What the examples page depends on."""
+    chosen = {k: config["report"][k] for k in ("examples_per_lang", "show_k")}
+    return {**chosen, "variant": config["analysis"]["variant"]}
+
+
+def report_outputs():
+    return [f"results/{task}/{kind}" for task in TASKS for kind in ("examples.html",)] + [
+        f"results/{task}/figures/{name}.{ext}" for task in TASKS for name in FIGURES for ext in ("png", "svg")
+    ]

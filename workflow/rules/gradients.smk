@@ -10,7 +10,7 @@ rule dump_gradients:
         cfg=lambda wc: as_params(
             gradients=gradient_settings(),
             task=task_slice(TASKS[wc.task], "train"),
-            test_per_lang=config["influence"]["test_per_lang"],
+            test_per_lang=config["influence"]["test_per_lang"] if wc.split == "test" else None,
         ),
         checkpoint=lambda wc: f"{run_dir(wc.task, wc.run, wc.seed)}/checkpoints/epoch-{wc.epoch}",
         shards=lambda wc: config["gradients"]["shards"][wc.split],

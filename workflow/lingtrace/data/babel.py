@@ -7,7 +7,8 @@ its own word forms. Forms are drawn so that the structure is controllable:
 - a concept uses the world-wide *loan* form when ``u_c < loan`` (``u_c`` is one uniform draw per
   concept, shared by all languages, so loan sets are nested and two languages with loan shares
   0.2 and 0.3 share 0.2 of their loans);
-- otherwise its family's form when ``v_c < overlap`` (``v_c`` drawn per family and concept);
+- otherwise its family's form when ``v_c < overlap`` (``v_c`` drawn per family and concept;
+  function words use ``function_overlap``, by default 1: they are conserved across a family);
 - otherwise a form of the language's own.
 
 Forms are written in the language's script, so two languages in different scripts share no surface
@@ -22,11 +23,12 @@ PAWS-X), ``nli`` (premise/hypothesis, 3-way, parallel, like XNLI) and ``review``
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
+
+from lingtrace.seeding import stable_seed
 
 CONSONANTS = "ptkbdgmnslrvzfh"
 VOWELS = "aeiou"
@@ -48,12 +50,6 @@ PARALLEL_SHAPES = {"paraphrase", "nli"}
 NLI_LABELS = {"entailment": 0, "neutral": 1, "contradiction": 2}
 
 
-def stable_seed(*parts) -> int:
-    """A seed that depends only on the given parts (not on Python's hash randomisation)."""
-    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
-    return int.from_bytes(digest[:8], "little")
-
-
 def rng_for(*parts) -> np.random.Generator:
     return np.random.default_rng(stable_seed(*parts))
 
@@ -67,6 +63,7 @@ class Language:
     overlap: float = 0.7
     loan: float = 0.1
     adjective: str = "before"  # adjective before or after its noun
+    function_overlap: float = 1.0  # function words are more conserved in a family than content words
 
 
 @dataclass(frozen=True)
@@ -189,7 +186,7 @@ def _lexicon(seed: int, inventory: Inventory, lang: Language) -> dict[str, str]:
     for i, concept in enumerate(concepts):
         if u[i] < lang.loan:
             form = loan_forms[concept]
-        elif v[i] < lang.overlap:
+        elif v[i] < (lang.function_overlap if concept in FUNCTION_WORDS else lang.overlap):
             form = family_forms[concept]
         else:
             form = _random_form(own_rng, *family_phonology)

@@ -1,0 +1,77 @@
+"""Precise reruns on a finished tiny study: a config edit reruns only the stages that read it."""
+
+import re
+import shutil
+
+import pytest
+import yaml
+
+from conftest import TINY, snakemake
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture
+def study(tiny_study, tmp_path):
+    """A copy of the finished tiny study (timestamps and Snakemake's metadata included)."""
+    copy = tmp_path / "study"
+    shutil.copytree(tiny_study, copy, symlinks=True)
+    return copy
+
+
+def planned(workdir, edit: dict) -> dict[str, int]:
+    """Rules a dry run would execute (with counts) after layering ``edit`` over the tiny preset."""
+    (workdir / "edit.yaml").write_text(yaml.safe_dump(edit))
+    out = snakemake(workdir, "-n", "--cores", "2", *TINY, "--configfile", "presets/tiny.yaml", "edit.yaml").stdout
+    if "Nothing to be done" in out:
+        return {}
+    table = out.split("Job stats:")[1].split("total")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "all"}
+
+
+def rerun(workdir, edit: dict) -> None:
+    (workdir / "edit.yaml").write_text(yaml.safe_dump(edit))
+    snakemake(workdir, "--cores", "2", *TINY, "--configfile", "presets/tiny.yaml", "edit.yaml")
+
+
+def mtimes(workdir, pattern: str) -> dict:
+    return {p: p.stat().st_mtime_ns for p in workdir.glob(pattern)}
+
+
+CHECKPOINTS = "results/review/*/seed-*/checkpoints/epoch-*/model.safetensors"
+GRADS = "results/review/*/seed-*/grads/epoch-*/*/shard-*.parquet"
+
+
+def test_unrelated_key_reruns_nothing(study):
+    assert planned(study, {"study": {"description": "edited"}}) == {}
+
+
+def test_figure_setting_reruns_only_the_figures(study):
+    assert planned(study, {"report": {"dpi": 80}}) == {"figures": 1}
+
+
+def test_top_k_reruns_scoring_consumers_only(study):
+    plan = planned(study, {"influence": {"top_k": 60}})
+    assert {"score_shard", "merge_influence", "analyze"} <= set(plan)
+    assert "dump_gradients" not in plan and "pretrain" not in plan
+    assert "finetune" not in plan and "evaluate" not in plan
+
+
+def test_projection_dim_reruns_dumps_and_scoring_not_training(study):
+    plan = planned(study, {"gradients": {"dim": 8}})
+    assert {"dump_gradients", "score_shard", "merge_influence", "analyze"} <= set(plan)
+    assert not {"pretrain", "finetune", "evaluate"} & set(plan)
+
+
+def test_adding_a_test_language_retrains_nothing(study):
+    edit = {"tasks": [{**yaml.safe_load((study / "presets/tiny.yaml").read_text())["tasks"][0],
+                       "zero_shot_langs": ["alb", "bec"]}]}  # fmt: skip
+    plan = planned(study, edit)
+    assert {"prepare_data", "evaluate", "dump_gradients"} <= set(plan)
+    assert "pretrain" not in plan and "corpus" not in plan
+    before_ckpt, before_grads = mtimes(study, CHECKPOINTS), mtimes(study, GRADS)
+    rerun(study, edit)
+    assert mtimes(study, CHECKPOINTS) == before_ckpt
+    train_grads = {p: t for p, t in mtimes(study, GRADS).items() if "/train/" in str(p)}
+    assert train_grads == {p: t for p, t in before_grads.items() if "/train/" in str(p)}
+    assert "bec" in (study / "results/summary.json").read_text()

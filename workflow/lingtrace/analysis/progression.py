@@ -1,0 +1,84 @@
+"""The cross-lingual share over fine-tuning (paper section 4.3): does reliance on other languages grow?
+
+Uses the per-checkpoint top-k (checkpoint != 'all'): each checkpoint's own TracIn term
+eta_c <g_c(z), g_c(x')>. The slope is the least-squares slope of the mean cross-lingual share against
+the epoch number. As every test example is ranked at every checkpoint, that slope equals the mean of
+the per-example slopes, which is what the bootstrap resamples.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from lingtrace.analysis.shares import crosslingual_shares, example_crosslingual_shares
+from lingtrace.analysis.stats import context_keys, grouped_mean_interval
+
+ALL = "all"
+
+
+def _per_checkpoint(df: pl.DataFrame) -> pl.DataFrame:
+    """The per-checkpoint rows, with the epoch as a number."""
+    return df.filter(pl.col("checkpoint") != ALL).with_columns(epoch=pl.col("checkpoint").cast(pl.Float64))
+
+
+def share_by_checkpoint(
+    topk: pl.DataFrame,
+    lang_scores: pl.DataFrame,
+    k: int,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """The cross-lingual share of each test language at each checkpoint (not 'all'), in epoch order.
+
+    Columns: those of ``shares.crosslingual_shares`` plus ``epoch`` (the checkpoint as a number).
+    """
+    rows = topk.filter(pl.col("checkpoint") != ALL)
+    ctx = context_keys(topk)
+    return _per_checkpoint(crosslingual_shares(rows, lang_scores, k, n_boot, level, seed)).sort(
+        *ctx, "variant", "direction", "test_lang", "epoch"
+    )
+
+
+def example_slopes(topk: pl.DataFrame, lang_scores: pl.DataFrame, k: int) -> pl.DataFrame:
+    """Per test example, variant and direction: the least-squares slope of its cross-lingual share on the epoch.
+
+    Columns: ctx..., test_uid, test_lang, variant, direction, zero_shot, n_checkpoints, slope (null with
+    fewer than two checkpoints).
+    """
+    ctx = context_keys(topk)
+    per_ckpt = _per_checkpoint(example_crosslingual_shares(topk.filter(pl.col("checkpoint") != ALL), lang_scores, k))
+    x = pl.col("epoch") - pl.col("epoch").mean()
+    y = pl.col("crosslingual_share") - pl.col("crosslingual_share").mean()
+    return (
+        per_ckpt.group_by(*ctx, "test_uid", "test_lang", "variant", "direction", "zero_shot")
+        .agg(
+            pl.len().alias("n_checkpoints"),
+            pl.when(pl.len() >= 2).then((x * y).sum() / (x * x).sum()).alias("slope"),
+        )
+        .sort(*ctx, "variant", "direction", "test_lang", "test_uid")
+    )
+
+
+def share_slopes(
+    topk: pl.DataFrame,
+    lang_scores: pl.DataFrame,
+    k: int,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """Slope of the cross-lingual share per epoch, per test language and pooled over the seen ones ('all').
+
+    Columns: ctx..., variant, direction, k, test_lang ('all': every seen, i.e. not zero-shot, test
+    language), zero_shot, slope, slope_lo, slope_hi (bootstrap over test examples), n_examples.
+    """
+    slopes = example_slopes(topk, lang_scores, k).drop_nulls("slope").with_columns(k=pl.lit(k, pl.Int64))
+    ctx = context_keys(slopes)
+    by = [*ctx, "variant", "direction", "k", "test_lang", "zero_shot"]
+    per_lang = grouped_mean_interval(slopes, "slope", by, "test_uid", n_boot, level, seed)
+    pooled = grouped_mean_interval(
+        slopes.filter(~pl.col("zero_shot")).with_columns(test_lang=pl.lit(ALL)), "slope", by, "test_uid",
+        n_boot, level, seed,
+    )
+    return pl.concat([per_lang, pooled]).sort(*ctx, "variant", "direction", "test_lang")

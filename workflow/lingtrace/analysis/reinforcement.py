@@ -1,0 +1,88 @@
+"""Reinforcing vs complementary cross-lingual influence, on parallel tasks (paper section 4.2).
+
+For a test example x' of language t and its top-k proponents: own = the item_ids of the proponents
+in language t, cross = the proponents in other languages. The reinforcing rate is the share of
+cross whose item_id is in own (translations of an own-language proponent); 1 - rate is
+complementary. Chance: a cross-lingual proponent z of language l would be a translation with
+probability |own ∩ items(l)| / |items(l)| were it drawn at random from l's training pool; that is
+averaged over cross like the rate. Examples with no own or no cross proponent are skipped.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from lingtrace.analysis.shares import LIST_KEYS, top_k
+from lingtrace.analysis.stats import context_keys, grouped_mean_interval
+
+
+def example_reinforcement(topk: pl.DataFrame, train: pl.DataFrame, k: int) -> pl.DataFrame:
+    """Per test example (and checkpoint, variant): reinforcing rate and chance rate of its cross-lingual proponents.
+
+    ``train`` holds the run's training rows (uid, item_id, lang; e.g. ``lingtrace.runs.training_set``).
+    Columns: ctx..., test_uid, test_lang, checkpoint, variant, n_own, n_cross, reinforcing_rate,
+    chance_rate, excess (rate - chance). Examples with n_own == 0 or n_cross == 0 are left out.
+    """
+    ctx = context_keys(topk)
+    items = train.select(pl.col("uid").alias("train_uid"), "item_id")
+    props = top_k(topk.filter(pl.col("direction") == "proponent"), k).join(items, on="train_uid", how="left")
+    if props["item_id"].null_count():
+        missing = props.filter(pl.col("item_id").is_null())["train_uid"].unique().sort().head(5).to_list()
+        raise ValueError(f"proponents missing from the training rows given (first: {missing})")
+    keys = [*ctx, *LIST_KEYS]
+    is_own = pl.col("train_lang") == pl.col("test_lang")
+    own = props.filter(is_own).select(*keys, "item_id").unique()
+    cross = props.filter(~is_own)
+
+    # |own ∩ items(l)| per example and language l, over |items(l)|.
+    pool = train.select(pl.col("lang").alias("train_lang"), "item_id").unique()
+    pool_size = pool.group_by("train_lang").agg(pl.len().alias("pool_items"))
+    hits = own.join(pool, on="item_id").group_by(*keys, "train_lang").agg(pl.len().alias("own_in_pool"))
+
+    per_proponent = (
+        cross.join(own.with_columns(_in_own=pl.lit(True)), on=[*keys, "item_id"], how="left")
+        .join(hits, on=[*keys, "train_lang"], how="left")
+        .join(pool_size, on="train_lang", how="left")
+        .with_columns(
+            reinforcing=pl.col("_in_own").is_not_null().cast(pl.Float64),
+            chance=pl.col("own_in_pool").fill_null(0) / pl.col("pool_items"),
+        )
+    )
+    n_own = own.group_by(keys).agg(pl.len().alias("n_own"))
+    return (
+        per_proponent.group_by(keys)
+        .agg(
+            pl.len().alias("n_cross"),
+            pl.col("reinforcing").mean().alias("reinforcing_rate"),
+            pl.col("chance").mean().alias("chance_rate"),
+        )
+        .join(n_own, on=keys, how="inner")
+        .with_columns(excess=pl.col("reinforcing_rate") - pl.col("chance_rate"))
+        .select(*keys, "n_own", "n_cross", "reinforcing_rate", "chance_rate", "excess")
+        .sort(keys)
+    )
+
+
+def reinforcement(
+    topk: pl.DataFrame,
+    train: pl.DataFrame,
+    k: int,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """Mean reinforcing rate, chance rate and their difference per test language and pooled ('all').
+
+    Columns: ctx..., checkpoint, variant, k, test_lang ('all' for every test language pooled),
+    reinforcing_rate, chance_rate, excess, each with _lo and _hi (bootstrap over test examples),
+    n_examples (examples with both own and cross-lingual proponents).
+    """
+    per_example = example_reinforcement(topk, train, k).with_columns(k=pl.lit(k, pl.Int64))
+    ctx = context_keys(per_example)
+    values = ["reinforcing_rate", "chance_rate", "excess"]
+    by = [*ctx, "checkpoint", "variant", "k", "test_lang"]
+    per_lang = grouped_mean_interval(per_example, values, by, "test_uid", n_boot, level, seed)
+    pooled = grouped_mean_interval(
+        per_example.with_columns(test_lang=pl.lit("all")), values, by, "test_uid", n_boot, level, seed
+    )
+    return pl.concat([per_lang, pooled]).sort(*ctx, "checkpoint", "variant", "k", "test_lang")

@@ -1,0 +1,1 @@
+"""Causal checks of the attribution: language ablation retraining and the removal test."""
