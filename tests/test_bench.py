@@ -2,6 +2,8 @@
 
 import json
 
+import torch
+
 from lingtrace import bench
 from lingtrace.cli import main
 
@@ -15,8 +17,14 @@ def test_kernel_and_gradient_figures_are_ratios_of_measured_rates():
     assert grads["grad_speedup_vs_loop"] == rates["dump"] / rates["loop"]
 
 
-def test_captum_job_agrees_with_captum():
-    result = bench.bench_captum(n_train=50, n_test=10, n_ckpt=2, batch=8)
+def test_captum_job_agrees_with_captum_at_the_bench_thread_count():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        result = bench.bench_captum(n_train=50, n_test=10, n_ckpt=2, batch=8)
+        assert torch.get_num_threads() == 2  # both sides ran with the threads the bench was given
+    finally:
+        torch.set_num_threads(before)
     assert result["captum_max_rel_err"] < 1e-4
     assert result["sizes"]["n_train"] == 50 and result["captum_speedup"] > 0
 

@@ -227,9 +227,11 @@ def bench_captum(n_train=2000, n_test=200, n_ckpt=3, batch=32, reps=1) -> dict:
         gradients = {"layers": r"^classifier\.(dense|out_proj)$", "projection": "none", "batch_size": batch,
                      "max_length": 64}  # fmt: skip
         results = {}
+        threads = torch.get_num_threads()  # dump_checkpoints sets the thread count: keep the bench's
 
         def ours():
-            train_paths, test_paths = dump_checkpoints(checkpoints, train, test, folder / "grads", gradients)
+            train_paths, test_paths = dump_checkpoints(checkpoints, train, test, folder / "grads", gradients,
+                                                       threads=threads)  # fmt: skip
             results["ours"] = tracin_scores(train_paths, test_paths, "dot")
 
         def tensors(table):
