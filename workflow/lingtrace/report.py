@@ -12,7 +12,6 @@ from lingtrace import plotting
 from lingtrace.io.atomic import write_text
 
 
-
 def task_figures(tables_dir, out_dir, cfg: dict, task: dict) -> None:
     """Every figure of a task as PNG and SVG under ``out_dir`` (the joint run's analyses)."""
     tables, out = Path(tables_dir), Path(out_dir)
@@ -68,7 +67,7 @@ def examples_page(topk_path, train_path, test_path, predictions_path, cfg: dict,
     texts = {r["uid"]: (_text(r), r["label"]) for r in train.iter_rows(named=True)}
     preds = pl.read_parquet(predictions_path).filter(pl.col("run") == "joint").sort("seed")
     pred_of = {r["uid"]: r["pred"] for r in preds.unique("uid", keep="first").iter_rows(named=True)}
-    scored = topk["test_uid"].unique().sort().to_list()
+    scored = set(topk["test_uid"].unique().to_list())
     variant, show_k = cfg["variant"], cfg["show_k"]
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
@@ -80,7 +79,7 @@ def examples_page(topk_path, train_path, test_path, predictions_path, cfg: dict,
         " opponents raise it. Texts of pairs are shown as <i>first ║ second</i>.</p>",
     ]
     for lang in sorted(test["lang"].unique().to_list()):
-        uids = [u for u in test.filter(pl.col("lang") == lang).sort("uid")["uid"].to_list() if u in set(scored)]
+        uids = [u for u in test.filter(pl.col("lang") == lang).sort("uid")["uid"].to_list() if u in scored]
         parts.append(f"<h2 id='{html.escape(lang)}'>{html.escape(lang)}</h2>")
         for uid in uids[: cfg["examples_per_lang"]]:
             row = test.filter(pl.col("uid") == uid).row(0, named=True)
