@@ -54,6 +54,8 @@ rule evaluate:
         checkpoints=checkpoint_args,
         threads=THREADS,
     threads: THREADS
+    resources:
+        gpu=gpu_jobs(finetune_device()),
     log:
         "logs/{task}/evaluate.log",
     benchmark:
