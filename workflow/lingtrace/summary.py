@@ -11,11 +11,15 @@ from lingtrace.config import chance
 from lingtrace.io.atomic import write_json, write_text
 
 
+def final_checkpoint(metrics: pl.DataFrame) -> pl.DataFrame:
+    """Rows of each (run, seed)'s last checkpoint."""
+    last = metrics.group_by("run", "seed").agg(pl.col("checkpoint").max().alias("_last"))
+    return metrics.join(last, on=["run", "seed"]).filter(pl.col("checkpoint") == pl.col("_last")).drop("_last")
+
+
 def final_accuracy(metrics: pl.DataFrame) -> pl.DataFrame:
     """Test accuracy of each run's last checkpoint per language, averaged over seeds."""
-    last = metrics.group_by("run", "seed").agg(pl.col("checkpoint").max().alias("last"))
-    final = metrics.join(last, on=["run", "seed"]).filter(pl.col("checkpoint") == pl.col("last"))
-    return final.group_by("run", "lang").agg(
+    return final_checkpoint(metrics).group_by("run", "lang").agg(
         pl.col("accuracy").mean().alias("accuracy"),
         pl.col("loss").mean().alias("loss"),
         pl.len().alias("seeds"),

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import logging
-import os
-
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from lingtrace.evaluate import evaluate_checkpoints
 from lingtrace.finetune import finetune
-from lingtrace.io.atomic import atomic_path
+from lingtrace.io.atomic import write_parquet, write_parquet_and_csv
 from lingtrace.io.data import read_data, read_parquet
 from lingtrace.runs import parse_run, training_set
 
@@ -50,15 +45,5 @@ def evaluate_task(test_path, checkpoints: list[str], params: dict, out, predicti
         max_length=params["finetune"]["max_length"], batch_size=params["finetune"]["eval_batch_size"],
         threads=threads, device=params.get("device", "cpu"),
     )  # fmt: skip
-    write_table(table, out)
-    with atomic_path(predictions_out) as tmp:
-        pq.write_table(predictions, tmp)
-
-
-def write_table(table: pa.Table, out: str | os.PathLike) -> None:
-    """A table as Parquet at ``out`` and as CSV next to it (same stem)."""
-    with atomic_path(out) as tmp:
-        pq.write_table(table, tmp)
-    csv = os.path.splitext(out)[0] + ".csv"
-    with atomic_path(csv) as tmp:
-        pacsv.write_csv(table, tmp)
+    write_parquet_and_csv(table, out)
+    write_parquet(predictions, predictions_out)

@@ -182,6 +182,6 @@ def example_settings():
 
 
 def report_outputs():
-    return [f"results/{task}/{kind}" for task in TASKS for kind in ("examples.html",)] + [
+    return [f"results/{task}/examples.html" for task in TASKS] + [
         f"results/{task}/figures/{name}.{ext}" for task in TASKS for name in FIGURES for ext in ("png", "svg")
     ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from lingtrace.analysis.shares import training_mix
+from lingtrace.analysis.shares import mark_zero_shot, training_mix
 from lingtrace.analysis.stats import context_keys, grouped_mean_interval
 
 
@@ -21,12 +21,10 @@ def example_influence(lang_scores: pl.DataFrame) -> pl.DataFrame:
     Columns: ctx..., test_uid, test_lang, checkpoint, variant, train_lang, zero_shot, influence.
     """
     ctx = context_keys(lang_scores)
-    seen = training_mix(lang_scores).select(*ctx, pl.col("train_lang").alias("test_lang"), pl.lit(False).alias("zs"))
     return (
-        lang_scores.join(seen, on=[*ctx, "test_lang"], how="left")
+        mark_zero_shot(lang_scores, training_mix(lang_scores))
         .select(
-            *ctx, "test_uid", "test_lang", "checkpoint", "variant", "train_lang",
-            pl.col("zs").fill_null(True).alias("zero_shot"),
+            *ctx, "test_uid", "test_lang", "checkpoint", "variant", "train_lang", "zero_shot",
             (pl.col("score_sum") / pl.col("n_train")).alias("influence"),
         )
         .sort(*ctx, "test_uid", "checkpoint", "variant", "train_lang")

@@ -41,6 +41,11 @@ def training_mix(lang_scores: pl.DataFrame) -> pl.DataFrame:
     return mix.with_columns(train_fraction=pl.col("n_train") / total).sort(*ctx, "train_lang")
 
 
+def for_each_k(per_example, topk: pl.DataFrame, lang_scores: pl.DataFrame, ks: int | Sequence[int]) -> pl.DataFrame:
+    """``per_example(topk, lang_scores, k)`` for every k, stacked, with a ``k`` column."""
+    return pl.concat([per_example(topk, lang_scores, k).with_columns(k=pl.lit(k, pl.Int64)) for k in _ks(ks)])
+
+
 def top_k(topk: pl.DataFrame, k: int) -> pl.DataFrame:
     """The rows of rank <= k; k must lie between 1 and the K the table was kept at (its largest rank)."""
     largest = topk["rank"].max()
@@ -49,7 +54,7 @@ def top_k(topk: pl.DataFrame, k: int) -> pl.DataFrame:
     return topk.filter(pl.col("rank") <= k)
 
 
-def _mark_zero_shot(df: pl.DataFrame, mix: pl.DataFrame) -> pl.DataFrame:
+def mark_zero_shot(df: pl.DataFrame, mix: pl.DataFrame) -> pl.DataFrame:
     """Add ``zero_shot``: the test language is not a training language of the run."""
     ctx = context_keys(mix)
     seen = mix.select(*ctx, pl.col("train_lang").alias("test_lang"), pl.lit(True).alias("_seen"))
@@ -82,7 +87,7 @@ def example_shares(topk: pl.DataFrame, lang_scores: pl.DataFrame, k: int) -> pl.
         .with_columns(enrichment=pl.col("share") / pl.col("train_fraction"))
     )
     return (
-        _mark_zero_shot(shares, mix)
+        mark_zero_shot(shares, mix)
         .select(*ctx, *LIST_KEYS, "train_lang", "zero_shot", "n_train", "train_fraction", "count", "share",
                 "enrichment")
         .sort(*ctx, *LIST_KEYS, "train_lang")
@@ -100,7 +105,7 @@ def example_crosslingual_shares(topk: pl.DataFrame, lang_scores: pl.DataFrame, k
         own_share=(pl.col("train_lang") == pl.col("test_lang")).mean()
     )
     return (
-        _mark_zero_shot(own, training_mix(lang_scores))
+        mark_zero_shot(own, training_mix(lang_scores))
         .with_columns(crosslingual_share=1.0 - pl.col("own_share"))
         .select(*ctx, *LIST_KEYS, "zero_shot", "own_share", "crosslingual_share")
         .sort(*ctx, *LIST_KEYS)
@@ -124,9 +129,7 @@ def language_shares(
     ctx = context_keys(topk)
     by = [*ctx, "test_lang", "checkpoint", "variant", "direction", "k", "train_lang", "zero_shot", "n_train",
           "train_fraction"]
-    per_example = pl.concat(
-        [example_shares(topk, lang_scores, k).with_columns(k=pl.lit(k, pl.Int64)) for k in _ks(ks)]
-    )
+    per_example = for_each_k(example_shares, topk, lang_scores, ks)
     return grouped_mean_interval(per_example, ["share", "enrichment"], by, "test_uid", n_boot, level, seed)
 
 
@@ -145,9 +148,7 @@ def crosslingual_shares(
     """
     ctx = context_keys(topk)
     by = [*ctx, "test_lang", "checkpoint", "variant", "direction", "k", "zero_shot"]
-    per_example = pl.concat(
-        [example_crosslingual_shares(topk, lang_scores, k).with_columns(k=pl.lit(k, pl.Int64)) for k in _ks(ks)]
-    )
+    per_example = for_each_k(example_crosslingual_shares, topk, lang_scores, ks)
     return grouped_mean_interval(
         per_example, ["crosslingual_share", "own_share"], by, "test_uid", n_boot, level, seed
     )

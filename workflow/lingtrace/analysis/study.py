@@ -18,7 +18,7 @@ from lingtrace.analysis.planted import influence_vs_planted, share_vs_planted
 from lingtrace.analysis.progression import share_by_checkpoint, share_slopes
 from lingtrace.analysis.reinforcement import reinforcement
 from lingtrace.analysis.shares import crosslingual_shares, language_shares, self_reliance, zero_shot_shares
-from lingtrace.io.atomic import atomic_path
+from lingtrace.io.atomic import write_json, write_parquet_and_csv
 from lingtrace.layout import ANALYSIS_TABLES as TABLES
 from lingtrace.runs import parse_run
 
@@ -26,10 +26,7 @@ from lingtrace.runs import parse_run
 def write_tables(tables: dict[str, pl.DataFrame], out_dir: str | os.PathLike) -> None:
     """Every table as ``{name}.parquet`` and ``{name}.csv`` (written atomically)."""
     for name in TABLES:
-        df = tables.get(name, pl.DataFrame())
-        for suffix, writer in ((".parquet", df.write_parquet), (".csv", df.write_csv)):
-            with atomic_path(Path(out_dir) / f"{name}{suffix}") as tmp:
-                writer(tmp)
+        write_parquet_and_csv(tables.get(name, pl.DataFrame()), Path(out_dir) / f"{name}.parquet")
 
 
 def load_run(run: str, topk_path, lang_path) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -48,7 +45,7 @@ def analyze_task(runs: dict[str, tuple], train_path, planted_path, params: dict)
     loaded = {run: load_run(run, *paths) for run, paths in runs.items()}
     topk = pl.concat([t for t, _ in loaded.values()])
     scores = pl.concat([s for _, s in loaded.values()])
-    headline, variant = cfg["headline_k"], cfg["variant"]
+    headline = cfg["headline_k"]
 
     tables = {
         "language_shares": language_shares(topk, scores, cfg["k"], **boot),
@@ -200,8 +197,6 @@ def findings(tables: dict[str, pl.DataFrame], cfg: dict, task: dict) -> dict:
 
 def run_analysis(run_args: list[str], train_path, planted_path, params: dict, out_dir, out_json) -> None:
     """CLI entry: ``run_args`` are RUN=TOPK:LANG_SCORES."""
-    from lingtrace.io.atomic import write_json
-
     runs = {}
     for arg in run_args:
         run, _, paths = arg.partition("=")

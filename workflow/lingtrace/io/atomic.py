@@ -53,3 +53,27 @@ def write_json(obj, path: str | os.PathLike) -> None:
 def write_text(text: str, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def _arrow(table):
+    """A pyarrow table as is; a polars DataFrame converted (zero-copy)."""
+    import pyarrow as pa
+
+    return table if isinstance(table, pa.Table) else table.to_arrow()
+
+
+def write_parquet(table, path: str | os.PathLike) -> None:
+    """A table (pyarrow or polars) as Parquet at ``path``."""
+    import pyarrow.parquet as pq
+
+    with atomic_path(path) as tmp:
+        pq.write_table(_arrow(table), tmp)
+
+
+def write_parquet_and_csv(table, path: str | os.PathLike) -> None:
+    """A table (pyarrow or polars) as Parquet at ``path`` and as CSV next to it (same stem)."""
+    import pyarrow.csv as pacsv
+
+    write_parquet(table, path)
+    with atomic_path(os.path.splitext(path)[0] + ".csv") as tmp:
+        pacsv.write_csv(_arrow(table), tmp)

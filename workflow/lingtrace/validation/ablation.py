@@ -11,11 +11,8 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-
-def final_checkpoint(metrics: pl.DataFrame) -> pl.DataFrame:
-    """Rows of each (run, seed)'s last checkpoint."""
-    last = metrics.group_by("run", "seed").agg(pl.col("checkpoint").max().alias("_last"))
-    return metrics.join(last, on=["run", "seed"]).filter(pl.col("checkpoint") == pl.col("_last")).drop("_last")
+from lingtrace.analysis.stats import spearman
+from lingtrace.summary import final_checkpoint
 
 
 def t_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
@@ -80,6 +77,6 @@ def agreement(deltas: pl.DataFrame, influence: pl.DataFrame, measure: str) -> di
     ).filter(pl.col("test_lang") != pl.col("removed_lang"))
     if pairs.height < 3:
         return {"spearman": None, "p_value": None, "n_pairs": pairs.height}
-    rho, p = stats.spearmanr(-pairs["delta_accuracy"].to_numpy(), pairs["influence"].to_numpy())
+    rho, p = spearman(-pairs["delta_accuracy"].to_numpy(), pairs["influence"].to_numpy())
     finite = bool(np.isfinite(rho))
-    return {"spearman": float(rho) if finite else None, "p_value": float(p) if finite else None, "n_pairs": pairs.height}
+    return {"spearman": rho if finite else None, "p_value": p if finite else None, "n_pairs": pairs.height}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from lingtrace.io.atomic import atomic_path, write_json
+from lingtrace.io.atomic import write_json, write_parquet, write_parquet_and_csv
 from lingtrace.validation.ablation import ablation_deltas, agreement, mono_baselines
 from lingtrace.validation.removal import (
     random_removal,
@@ -15,11 +15,6 @@ from lingtrace.validation.removal import (
 )
 
 
-def _write(df: pl.DataFrame, path) -> None:
-    with atomic_path(path) as tmp:
-        df.write_parquet(tmp)
-
-
 def write_removal_sets(topk_path, train_path, cfg: dict, out_sample, out_tracin, out_random) -> None:
     """The sampled test examples (of the fine-tuning languages ``cfg['langs']``), the union of their
     top-m proponents, and as many random examples."""
@@ -28,9 +23,9 @@ def write_removal_sets(topk_path, train_path, cfg: dict, out_sample, out_tracin,
     sample = sample_test_examples(scored, cfg["test_per_lang"], cfg["seed"])
     tracin = tracin_removal(topk, sample, cfg["m"], cfg["variant"])
     pool = pl.read_parquet(train_path, columns=["uid"])["uid"].to_list()
-    _write(sample, out_sample)
-    _write(pl.DataFrame({"uid": tracin}, schema={"uid": pl.String}), out_tracin)
-    _write(pl.DataFrame({"uid": random_removal(pool, len(tracin), cfg["seed"])}, schema={"uid": pl.String}), out_random)
+    write_parquet(sample, out_sample)
+    write_parquet(pl.DataFrame({"uid": tracin}, schema={"uid": pl.String}), out_tracin)
+    write_parquet(pl.DataFrame({"uid": random_removal(pool, len(tracin), cfg["seed"])}, schema={"uid": pl.String}), out_random)
 
 
 def validate_task(metrics_path, predictions_path, tables_dir, sample_path, cfg: dict, out_ablation, out_mono,
@@ -39,10 +34,8 @@ def validate_task(metrics_path, predictions_path, tables_dir, sample_path, cfg: 
     metrics = pl.read_parquet(metrics_path)
     deltas = ablation_deltas(metrics, cfg["confidence"]) if metrics["run"].str.starts_with("without-").any() else (
         pl.DataFrame(schema={"removed_lang": pl.String, "test_lang": pl.String, "delta_accuracy": pl.Float64}))
-    for df, path in ((deltas, out_ablation), (mono_baselines(metrics), out_mono)):
-        _write(df, path)
-        with atomic_path(str(path).removesuffix(".parquet") + ".csv") as tmp:
-            df.write_csv(tmp)
+    write_parquet_and_csv(deltas, out_ablation)
+    write_parquet_and_csv(mono_baselines(metrics), out_mono)
     variant, k = cfg["variant"], cfg["headline_k"]
     matrix = pl.read_parquet(f"{tables_dir}/influence_matrix.parquet").filter(
         (pl.col("run") == "joint") & (pl.col("checkpoint") == "all") & (pl.col("variant") == variant))
@@ -66,9 +59,9 @@ def validate_task(metrics_path, predictions_path, tables_dir, sample_path, cfg: 
     if sample_path:
         effects = removal_effects(pl.read_parquet(predictions_path), pl.read_parquet(sample_path))
         summary["removal_test"] = summarise_removal(effects)
-        _write(effects, out_removal)
+        write_parquet(effects, out_removal)
     else:
-        _write(pl.DataFrame(schema={"kind": pl.String, "seed": pl.Int64, "effect": pl.Float64}), out_removal)
+        write_parquet(pl.DataFrame(schema={"kind": pl.String, "seed": pl.Int64, "effect": pl.Float64}), out_removal)
     summary["findings"] = validation_findings(summary)
     write_json(summary, out_json)
 
