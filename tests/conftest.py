@@ -54,6 +54,11 @@ FINETUNE = {
 }
 
 
+def checkpoint_dirs(run_dir, epochs: int) -> list:
+    """The checkpoint folder of each epoch under ``run_dir``, as the workflow lays them out."""
+    return [run_dir / "checkpoints" / f"epoch-{epoch}" for epoch in range(1, epochs + 1)]
+
+
 @pytest.fixture(scope="session")
 def world_cfg():
     return WORLD
@@ -67,9 +72,9 @@ def task_cfg():
 @pytest.fixture(scope="session")
 def tiny_data():
     """(train, test) tables of the data contract for TASK."""
-    from lingtrace.data.synthetic import generate_split
+    from lingtrace.data.prepare import load_split
 
-    return generate_split(WORLD, TASK, "train"), generate_split(WORLD, TASK, "test")
+    return load_split(TASK, "train", WORLD), load_split(TASK, "test", WORLD)
 
 
 @pytest.fixture(scope="session")
@@ -78,12 +83,12 @@ def tiny_model_dir(tmp_path_factory):
     import torch
     from transformers import XLMRobertaForMaskedLM
 
-    from lingtrace.data.synthetic import generate_corpus
+    from lingtrace.data.sources.synthetic import generate_corpus
     from lingtrace.model.build import tiny_config
     from lingtrace.model.tokenizer import train_tokenizer
 
     out = tmp_path_factory.mktemp("tiny-model")
-    texts = generate_corpus(WORLD, WORLD["corpus_sentences_per_lang"])["text"].to_pylist()
+    texts = generate_corpus(WORLD)["text"].to_pylist()
     tokenizer = train_tokenizer(texts, vocab_size=300)
     torch.manual_seed(0)
     model = XLMRobertaForMaskedLM(tiny_config(ARCH, tokenizer, FINETUNE["max_length"]))
@@ -95,11 +100,12 @@ def tiny_model_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, tiny_model_dir, tiny_data):
     """A fine-tuned joint run: ``run_dir/checkpoints/epoch-{1,2}`` with trace.json each."""
-    from lingtrace.finetune import finetune
+    from lingtrace.finetuning.trainer import finetune
 
     run_dir = tmp_path_factory.mktemp("tiny-run")
     train, _ = tiny_data
-    finetune(train, tiny_model_dir, run_dir, FINETUNE, num_labels=TASK["num_labels"], seed=0)
+    finetune(train, tiny_model_dir, checkpoint_dirs(run_dir, FINETUNE["epochs"]), FINETUNE,
+             num_labels=TASK["num_labels"], seed=0)  # fmt: skip
     return run_dir
 
 

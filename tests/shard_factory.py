@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from lingtrace.io.grads import write_grad_shard
-from lingtrace.scoring import LANG_SCHEMA, TOPK_SCHEMA
+from lingtrace.tracin.store import write_grad_shard
+from lingtrace.tracin.tables import LANG_SCHEMA, TOPK_SCHEMA
 
 
 def shard_metadata(epoch: int, eta: float, dim: int, split: str, shard=0, n_shards=1, seed=0) -> dict:

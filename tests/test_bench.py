@@ -9,7 +9,7 @@ from lingtrace.cli import main
 
 
 def test_kernel_and_gradient_figures_are_ratios_of_measured_rates():
-    kernel = bench.bench_kernel(n_test=20, n_train=300, dim=16, n_ckpt=2, top_k=5, chunk_size=64, reps=1)
+    kernel = bench.bench_kernel(n_test=20, n_train=300, dim=16, n_ckpt=2, keep=5, chunk=64, reps=1)
     assert kernel["score_fraction_of_matmul"] > 0 and kernel["sizes"]["n_train"] == 300
     grads = bench.bench_gradients(arch=bench.TINY, batch=4, tokens=16, vocab=200, reps=1)
     rates = grads["examples_per_s"]

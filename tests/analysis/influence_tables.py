@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from lingtrace.scoring import LANG_SCHEMA, TOPK_SCHEMA  # the influence table contracts
+from lingtrace.tracin.tables import LANG_SCHEMA, TOPK_SCHEMA  # the influence table contracts
 
 
 def build_topk(lists: dict, checkpoint="all", variant="dot", direction="proponent") -> pl.DataFrame:

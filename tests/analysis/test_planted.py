@@ -51,7 +51,7 @@ def test_planted_pairs_leave_out_the_diagonal(matrix, planted):
 
 
 def test_influence_vs_planted_by_hand(matrix, planted):
-    out = influence_vs_planted(matrix, planted)
+    out = influence_vs_planted(matrix, planted, variant="cosine")
     row = out.row(0, named=True)
     assert out.height == 1
     assert row["spearman"] == pytest.approx(0.6)
@@ -67,7 +67,7 @@ def test_duplicated_pairs_are_refused(matrix, planted):
 
 def test_per_run_when_stacked(matrix, planted):
     stacked = pl.concat([matrix.with_columns(run=pl.lit(r)) for r in ("joint", "without-aa")])
-    out = influence_vs_planted(stacked, planted)
+    out = influence_vs_planted(stacked, planted, variant="cosine")
     assert out["run"].to_list() == ["joint", "without-aa"]
     assert out["spearman"].to_list() == pytest.approx([0.6, 0.6])
 
@@ -82,6 +82,6 @@ def test_share_vs_planted(planted):
             for (t, l), v in INFLUENCE.items()
         ]
     )
-    out = share_vs_planted(shares, planted, k=2)
+    out = share_vs_planted(shares, planted, k=2, variant="cosine")
     assert out["spearman"].item() == pytest.approx(0.6)
     assert out["measure"].item() == "share" and out["k"].item() == 2

@@ -90,14 +90,14 @@ def test_word_order_is_rendered():
 
 
 def test_review_rating_follows_polarity():
-    inv = babel.Inventory()
+    inv = babel.Inventory(entities=30, verbs=12, adjectives=12, aspects=10)
     good = babel.Clause(aspect=0, adjective=2, modifier="VERY")  # strength 2, positive, doubled
     assert babel.review_rating(babel.review_score([good], inv)) == 4
     assert babel.review_rating(babel.review_score([babel.Clause(0, 2, "NEG")], inv)) == 1
 
 
 def test_review_with_impossible_rating_raises_instead_of_looping():
-    inv = babel.Inventory(adjectives=2)  # polarities +-1 only: a 1-clause review never scores 0 or 4
+    inv = babel.Inventory(entities=30, verbs=12, adjectives=2, aspects=10)  # polarities +-1 only: a 1-clause review never scores 0 or 4
     rng = babel.rng_for(0)
     with pytest.raises(ValueError, match="rating"):
         for _ in range(50):

@@ -52,14 +52,14 @@ def test_figure_setting_reruns_only_the_figures(study):
 
 def test_top_k_reruns_scoring_consumers_only(study):
     plan = planned(study, {"influence": {"top_k": 60}})
-    assert {"score_shard", "merge_influence", "analyze"} <= set(plan)
+    assert {"score", "analyze"} <= set(plan)
     assert "dump_gradients" not in plan and "pretrain" not in plan
     assert "finetune" not in plan and "evaluate" not in plan
 
 
 def test_projection_dim_reruns_dumps_and_scoring_not_training(study):
     plan = planned(study, {"gradients": {"dim": 8}})
-    assert {"dump_gradients", "score_shard", "merge_influence", "analyze"} <= set(plan)
+    assert {"dump_gradients", "score", "analyze"} <= set(plan)
     assert not {"pretrain", "finetune", "evaluate"} & set(plan)
 
 
@@ -75,3 +75,10 @@ def test_adding_a_test_language_retrains_nothing(study):
     train_grads = {p: t for p, t in mtimes(study, GRADS).items() if "/train/" in str(p)}
     assert train_grads == {p: t for p, t in before_grads.items() if "/train/" in str(p)}
     assert "bec" in (study / "results/summary.json").read_text()
+
+
+def test_a_change_to_one_run_retrains_and_reevaluates_only_that_run(study):
+    task = yaml.safe_load((study / "presets/tiny.yaml").read_text())["tasks"][0]
+    plan = planned(study, {"tasks": [{**task, "boost_factor": 2}]})  # only boost-ala's extra pool changes
+    assert plan.get("finetune") == 1 and plan.get("evaluate") == 1 and plan.get("prepare_extra") == 1
+    assert "dump_gradients" not in plan and "score" not in plan  # boost-ala is not analysed in the tiny preset

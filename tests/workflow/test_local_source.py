@@ -17,7 +17,7 @@ def write_fixture(folder):
     import torch
     from transformers import XLMRobertaForSequenceClassification
 
-    from lingtrace.data.synthetic import generate_corpus, generate_split
+    from lingtrace.data.sources.synthetic import generate_corpus, generate_split
     from lingtrace.model.build import tiny_config
     from lingtrace.model.tokenizer import train_tokenizer
 

@@ -9,7 +9,7 @@ from conftest import TINY, copy_workflow, snakemake
 
 pytestmark = pytest.mark.workflow
 
-ON_GPU = {"finetune", "evaluate", "dump_gradients", "score_shard"}
+ON_GPU = {"pretrain", "finetune", "evaluate", "dump_gradients", "score"}
 
 
 def planned_resources(workdir, edit: dict) -> dict[str, set[str]]:

@@ -31,9 +31,12 @@ def cluster():
 
 
 def test_tiny_preset_on_slurm_equals_local_run(cluster, tiny_study, tmp_path):
+    """On the cluster with fine-grained jobs (jobs.per: seed), against the local run's per-run jobs: the
+    job layout and the executor change nothing in the results."""
     workdir = copy_workflow(tmp_path / "slurm")
+    (workdir / "per-seed.yaml").write_text("jobs: {per: seed}\n")
     proc = snakemake(
-        workdir, "--profile", "profiles/slurm", *TINY, "--jobs", "8", "--slurm-status-command", "squeue",
+        workdir, "--profile", "profiles/slurm", *TINY, "per-seed.yaml", "--jobs", "8", "--slurm-status-command", "squeue",
         "--slurm-no-account", "--latency-wait", "5", "--seconds-between-status-checks", "2",
         "--slurm-init-seconds-before-status-checks", "1", timeout=1500,
     )  # fmt: skip

@@ -55,8 +55,9 @@ def bench_gradients(arch: dict, batch: int = 16, tokens: int = 64, vocab: int = 
     from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
 
     from lingtrace.batching import Encoded
-    from lingtrace.gradients import DEFAULT_LAYERS, compute_gradients, select_layers
-    from lingtrace.projection import build_projector
+    from lingtrace import settings
+    from lingtrace.tracin.gradients import compute_gradients, select_layers
+    from lingtrace.tracin.projection import build_projector
 
     torch.manual_seed(0)
     config = XLMRobertaConfig(vocab_size=vocab, max_position_embeddings=tokens + 2, num_labels=3, **arch)
@@ -67,7 +68,7 @@ def bench_gradients(arch: dict, batch: int = 16, tokens: int = 64, vocab: int = 
     labels = torch.randint(0, 3, (batch,))
     encoded = Encoded([f"u{i}" for i in range(batch)], ["x"] * batch, [str(i) for i in range(batch)],
                       labels.tolist(), ids.tolist())  # fmt: skip
-    layers = select_layers(model, DEFAULT_LAYERS)
+    layers = select_layers(model, settings.load("gradients").layers)
     traced = [p for module in layers.values() for p in module.parameters()]
     projector = build_projector("logra", layers, dim, 0)
 
@@ -108,13 +109,18 @@ def bench_gradients(arch: dict, batch: int = 16, tokens: int = 64, vocab: int = 
 # --- scoring --------------------------------------------------------------------------------------
 
 
-def bench_kernel(n_test=2000, n_train=20000, dim=1024, n_ckpt=3, top_k=100, chunk_size=4096,
-                 variants: Sequence[str] = ("dot", "cosine"), reps=3, seed=0) -> dict:  # fmt: skip
+def bench_kernel(n_test=2000, n_train=20000, dim=1024, n_ckpt=3, keep=None, chunk=None,
+                 variants: Sequence[str] = ("dot", "cosine"), reps=3) -> dict:  # fmt: skip
     """Scoring kernel GFLOP/s over the same matmuls alone (one bmm per chunk into a reused buffer);
-    both are credited 2 * C * N_test * N_train * dim flops."""
-    from lingtrace.scoring import Workspace, prepare_test, top_k_scores
+    both are credited 2 * C * N_test * N_train * dim flops. ``keep`` and ``chunk``: top_k and
+    chunk_size (None: the ``influence`` settings' defaults)."""
+    from lingtrace import settings
+    from lingtrace.tracin.kernel import Workspace, prepare_test
+    from lingtrace.tracin.topk import top_k_scores
 
-    gen = torch.Generator().manual_seed(seed)
+    defaults = settings.load("influence")
+    top_k, chunk_size = keep or defaults.top_k, chunk or defaults.chunk_size
+    gen = torch.Generator().manual_seed(0)
     test = torch.randn(n_ckpt, n_test, dim, generator=gen)
     train = torch.randn(n_ckpt, n_train, dim, generator=gen)
     side = prepare_test(test, torch.linspace(1.0, 0.1, n_ckpt, dtype=torch.float64))
@@ -141,7 +147,7 @@ def bench_kernel(n_test=2000, n_train=20000, dim=1024, n_ckpt=3, top_k=100, chun
 
 
 def _random_shards(folder: Path, n: int, dim: int, n_ckpt: int, split: str, gen: np.random.Generator) -> dict:
-    from lingtrace.io.grads import write_grad_shard
+    from lingtrace.tracin.store import write_grad_shard
 
     paths = {}
     for epoch in range(1, n_ckpt + 1):
@@ -156,10 +162,10 @@ def _random_shards(folder: Path, n: int, dim: int, n_ckpt: int, split: str, gen:
     return paths
 
 
-def bench_shard_end_to_end(n_test=2000, n_train=20000, dim=1024, n_ckpt=3, top_k=100, chunk_size=4096, reps=2) -> dict:
+def bench_shard_end_to_end(n_test=2000, n_train=20000, dim=1024, n_ckpt=3, reps=2) -> dict:
     """A whole score_shard job on random shards (Parquet read, scoring, Parquet write) against the
-    matmuls alone, for the same shapes."""
-    from lingtrace.scoring import score_shard_files
+    matmuls alone, for the same shapes (top_k and chunk_size: the ``influence`` settings' defaults)."""
+    from lingtrace.tracin.score import score_shard_files
 
     gen = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -168,7 +174,7 @@ def bench_shard_end_to_end(n_test=2000, n_train=20000, dim=1024, n_ckpt=3, top_k
         test = _random_shards(folder, n_test, dim, n_ckpt, "test", gen)
         a = torch.randn(n_ckpt, n_test, dim)
         b = torch.randn(n_ckpt, dim, n_train)
-        cfg = {"top_k": top_k, "variants": ["dot", "cosine"], "chunk_size": chunk_size, "device": "cpu"}
+        cfg = {"variants": ["dot", "cosine"], "device": "cpu"}
 
         def job():
             score_shard_files(train, test, cfg, folder / "topk.parquet", folder / "lang.parquet")
@@ -185,20 +191,21 @@ def _captum_job(folder: Path, n_train: int, n_test: int, n_ckpt: int):
     """Tiny default-architecture checkpoints (random weights, one seed each) and babel NLI data."""
     from transformers import XLMRobertaForSequenceClassification
 
-    from lingtrace.data.synthetic import generate_corpus, generate_split
+    from lingtrace.data.prepare import load_split
+    from lingtrace.data.sources.synthetic import generate_corpus
     from lingtrace.io.atomic import write_json
     from lingtrace.model.build import tiny_config
     from lingtrace.model.tokenizer import train_tokenizer
 
     langs = ["ala", "alb", "bea", "beb", "gaa"]
-    world = {"seed": 7, "languages": [
+    world = {"seed": 7, "corpus_sentences_per_lang": 300, "languages": [
         {"code": "ala", "family": "alpha"}, {"code": "alb", "family": "alpha", "overlap": 0.6},
         {"code": "bea", "family": "beta", "order": "SOV"}, {"code": "beb", "family": "beta", "script": "cyrillic"},
         {"code": "gaa", "family": "gamma", "script": "hangul", "order": "VSO"}]}  # fmt: skip
-    task = {"name": "bench", "shape": "nli", "num_labels": 3, "train_langs": langs, "test_langs": langs,
+    task = {"name": "bench", "source": "synthetic", "shape": "nli", "train_langs": langs,
             "train_per_lang": n_train // len(langs), "test_per_lang": n_test // len(langs)}  # fmt: skip
-    train, test = generate_split(world, task, "train"), generate_split(world, task, "test")
-    tokenizer = train_tokenizer(generate_corpus(world, 300)["text"].to_pylist(), vocab_size=1000)
+    train, test = load_split(task, "train", world), load_split(task, "test", world)
+    tokenizer = train_tokenizer(generate_corpus(world)["text"].to_pylist(), vocab_size=1000)
     checkpoints = []
     for epoch in range(1, n_ckpt + 1):
         torch.manual_seed(epoch)
@@ -217,21 +224,20 @@ def bench_captum(n_train=2000, n_test=200, n_ckpt=3, batch=32, reps=1) -> dict:
     from safetensors.torch import load_file
 
     from lingtrace.batching import collate, encode
-    from lingtrace.influence import dump_checkpoints, tracin_scores
+    from lingtrace.tracin.api import dump_checkpoints, tracin_scores
     from lingtrace.io.checkpoints import load_checkpoint, read_trace
 
     head = ["classifier.dense", "classifier.out_proj"]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         checkpoints, train, test, tokenizer = _captum_job(folder, n_train, n_test, n_ckpt)
-        gradients = {"layers": r"^classifier\.(dense|out_proj)$", "projection": "none", "batch_size": batch,
-                     "max_length": 64}  # fmt: skip
+        gradients = {"layers": r"^classifier\.(dense|out_proj)$", "projection": "none", "batch_size": batch}
         results = {}
         threads = torch.get_num_threads()  # dump_checkpoints sets the thread count: keep the bench's
 
         def ours():
             train_paths, test_paths = dump_checkpoints(checkpoints, train, test, folder / "grads", gradients,
-                                                       threads=threads)  # fmt: skip
+                                                       max_length=64, threads=threads)  # fmt: skip
             results["ours"] = tracin_scores(train_paths, test_paths, "dot")
 
         def tensors(table):
@@ -287,11 +293,11 @@ def run_bench(quick: bool = False, threads: int | None = None) -> dict:
         torch.set_num_threads(threads)
     if quick:
         sizes = {"base": dict(arch={**BASE, "num_hidden_layers": 2}, batch=4, tokens=32, vocab=5000, reps=1),
-                 "kernel": dict(n_test=200, n_train=4096, dim=1024, chunk_size=1024, reps=2),
+                 "kernel": dict(n_test=200, n_train=4096, dim=1024, reps=2),
                  "captum": dict(n_train=250, n_test=50, reps=1)}  # fmt: skip
     else:
         sizes = {"base": dict(arch=BASE, batch=16, tokens=64, vocab=30000, reps=3),
-                 "kernel": dict(n_test=2000, n_train=20000, dim=1024, chunk_size=4096, reps=3),
+                 "kernel": dict(n_test=2000, n_train=20000, dim=1024, reps=3),
                  "captum": dict(n_train=2000, n_test=200, reps=1)}  # fmt: skip
     log.info("gradients on the XLM-R-base-shaped model")
     base = bench_gradients(**sizes["base"])

@@ -1,7 +1,9 @@
 """The ``lingtrace`` command: every workflow stage, runnable alone on files.
 
-Each Snakemake rule calls one subcommand with paths and its own config slice (``--params``, JSON
-text or ``@file.json``/``@file.yaml``). Run ``lingtrace STAGE --help`` for a stage's arguments.
+Each Snakemake rule calls one subcommand with explicit input and output files and its config slices
+(``--params``: JSON text or ``@file.json``/``@file.yaml``, keyed by config section; every key left out
+takes the config schema's default, so ``--params '{}'`` runs a stage whose keys all have defaults).
+Run ``lingtrace STAGE --help`` for a stage's arguments. Each command imports only what its stage needs.
 """
 
 from __future__ import annotations
@@ -13,125 +15,120 @@ import os
 import sys
 from pathlib import Path
 
-from lingtrace.errors import LingtraceError
+from lingtrace.errors import ConfigError, LingtraceError
 
 log = logging.getLogger("lingtrace")
 
 
 def load_params(text: str) -> dict:
     """``--params``: JSON text, or @PATH to a JSON or YAML file."""
-    if text.startswith("@"):
-        path = Path(text[1:])
-        raw = path.read_text()
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
+    try:
+        if text.startswith("@"):
+            path = Path(text[1:])
+            raw = path.read_text()
+            if path.suffix in (".yaml", ".yml"):
+                import yaml
 
-            return yaml.safe_load(raw)
-        return json.loads(raw)
-    return json.loads(text)
+                return yaml.safe_load(raw) or {}
+            return json.loads(raw)
+        return json.loads(text)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"--params: cannot read {text[:80]!r} as JSON or a JSON/YAML file ({err})") from None
+
+
+def section(params: dict, name: str):
+    """Typed settings of one config section from ``--params`` (schema defaults for what is left out)."""
+    from lingtrace import settings
+
+    return settings.load(name, params.get(name))
 
 
 # --- stages ---------------------------------------------------------------------------------
 
 
-def cmd_corpus(args) -> None:
+def cmd_corpus(args, params) -> None:
     import pyarrow.parquet as pq
 
-    from lingtrace.data.synthetic import generate_corpus
+    from lingtrace.data.sources.synthetic import generate_corpus
     from lingtrace.io.atomic import atomic_path
 
-    world = load_params(args.params)
-    table = generate_corpus(world, world["corpus_sentences_per_lang"])
+    table = generate_corpus(params.get("world"))
     with atomic_path(args.out) as tmp:
         pq.write_table(table, tmp)
-    log.info("corpus: %d sentences in %d languages -> %s", table.num_rows, len(world["languages"]), args.out)
+    log.info("corpus: %d sentences in %d languages -> %s", table.num_rows, len(set(table["lang"].to_pylist())),
+             args.out)  # fmt: skip
 
 
-def cmd_tokenizer(args) -> None:
+def cmd_tokenizer(args, params) -> None:
     from lingtrace.model.pretrain import build_tokenizer
 
-    build_tokenizer(args.corpus, args.out, load_params(args.params))
+    build_tokenizer(args.corpus, args.out, section(params, "tokenizer"))
 
 
-def cmd_pretrain(args) -> None:
+def cmd_pretrain(args, params) -> None:
     from lingtrace.model.pretrain import pretrain_mlm
 
-    params = load_params(args.params)
-    stats = pretrain_mlm(args.corpus, args.tokenizer, args.out, params["arch"], params["pretrain"], args.threads)
+    stats = pretrain_mlm(args.corpus, args.tokenizer, args.out, section(params, "model").arch,
+                         section(params, "pretrain"), args.threads, section(params, "study").device)  # fmt: skip
     log.info("pretraining done: %s", stats)
 
 
-def cmd_data(args) -> None:
+def cmd_data(args, params) -> None:
     from lingtrace.data.prepare import prepare_split
+    from lingtrace.study import resolve_task
 
-    params = load_params(args.params)
-    prepare_split(params["task"], params.get("world"), args.split, args.out, lang=args.lang)
+    prepare_split(resolve_task(task_params(params)), params.get("world"), args.split, args.out, lang=args.lang)
 
 
-def cmd_similarity(args) -> None:
+def cmd_similarity(args, params) -> None:
     from lingtrace.data.prepare import write_similarity
 
-    params = load_params(args.params)
-    write_similarity(params["world"], params["langs"], args.out)
+    write_similarity(params.get("world"), args.langs, args.out)
 
 
-def cmd_finetune(args) -> None:
-    from lingtrace.training import finetune_run
+def cmd_finetune(args, params) -> None:
+    from lingtrace.finetuning.stage import finetune_runs
 
-    params = load_params(args.params)
-    finetune_run(
-        train_path=args.train,
-        model=args.model,
-        run_dir=args.run_dir,
-        run=args.run,
-        seed=args.seed,
-        params=params,
-        extra_path=args.extra,
-        removed_path=args.removed,
-        threads=args.threads,
-    )
+    finetune_runs(args.train, args.model, args.run, args.seed, args.checkpoints, params, extra_path=args.extra,
+                  removed_path=args.removed, threads=args.threads)  # fmt: skip
 
 
-def cmd_evaluate(args) -> None:
-    from lingtrace.training import evaluate_task
+def cmd_evaluate(args, params) -> None:
+    from lingtrace.finetuning.stage import evaluate_runs
 
-    evaluate_task(args.test, args.checkpoint, load_params(args.params), args.out, args.predictions, args.threads)
+    evaluate_runs(args.test, args.run, args.seed, args.checkpoints, params, args.out, args.predictions, args.threads)
 
 
-def cmd_dump_gradients(args) -> None:
-    from lingtrace.gradients import dump_gradients
-    from lingtrace.selection import traced_examples
+def cmd_merge_metrics(args, params) -> None:
+    from lingtrace.finetuning.stage import merge_metrics
 
-    params = load_params(args.params)
-    rows = traced_examples(
-        args.data, args.split, params["task"], args.run, extra_path=args.extra, removed_path=args.removed,
-        test_per_lang=params.get("test_per_lang"),
-    )  # fmt: skip
-    settings = params["gradients"]
-    dump_gradients(
-        args.checkpoint, rows, settings, args.out, split=args.split, shard=args.shard, n_shards=args.shards,
-        threads=args.threads, device=settings.get("device", "cpu"),
+    merge_metrics(args.inputs, args.out, csv=args.csv)
+
+
+def cmd_dump_gradients(args, params) -> None:
+    from lingtrace.tracin.stage import dump_run_gradients
+
+    dump_run_gradients(
+        params, args.run, {"train": args.train, "test": args.test}, args.checkpoint, args.split, args.shard, args.out,
+        extra_path=args.extra, removed_path=args.removed, threads=args.threads,
     )  # fmt: skip
 
 
-def cmd_score_shard(args) -> None:
+def cmd_score(args, params) -> None:
     from lingtrace.device import setup_torch
-    from lingtrace.scoring import group_by_checkpoint, score_shard_files
+    from lingtrace.tracin.stage import score_files
 
     setup_torch(args.threads)
-    score_shard_files(
-        group_by_checkpoint(args.train), group_by_checkpoint(args.test), load_params(args.params),
-        args.out_topk, args.out_lang,
-    )  # fmt: skip
+    score_files(params, args.epoch, args.train, args.test, args.out_topk, args.out_lang)
 
 
-def cmd_merge_influence(args) -> None:
-    from lingtrace.merge import merge_influence
+def cmd_merge_influence(args, params) -> None:
+    from lingtrace.tracin.merge import merge_influence
 
-    merge_influence(args.topk, args.lang, args.top_k, args.out_topk, args.out_lang)
+    merge_influence(args.topk, args.lang, section(params, "influence").top_k, args.out_topk, args.out_lang)
 
 
-def cmd_bench(args) -> None:
+def cmd_bench(args, params) -> None:
     from lingtrace.bench import run_bench
     from lingtrace.io.atomic import write_json
 
@@ -144,58 +141,62 @@ def cmd_bench(args) -> None:
         print(f"{key:28s} {results[key]:.4g}")
 
 
-def cmd_analyze(args) -> None:
+def cmd_analyze(args, params) -> None:
     from lingtrace.analysis.study import run_analysis
 
-    run_analysis(args.run, args.train, args.planted, load_params(args.params), args.out_dir, args.out_json)
+    run_analysis(args.run, args.topk, args.lang_scores, args.train, args.planted, params, args.out, args.out_json)
 
 
-def cmd_removal_sets(args) -> None:
+def cmd_removal_sets(args, params) -> None:
     from lingtrace.validation.stage import write_removal_sets
 
-    write_removal_sets(args.topk, args.train, load_params(args.params), args.out_sample, args.out_tracin,
-                       args.out_random)  # fmt: skip
+    write_removal_sets(args.topk, args.train, params, args.out_sample, args.out_tracin, args.out_random)
 
 
-def cmd_validate(args) -> None:
+def cmd_validate(args, params) -> None:
     from lingtrace.validation.stage import validate_task
 
-    validate_task(args.metrics, args.predictions, args.tables, args.sample, load_params(args.params),
+    validate_task(args.metrics, args.predictions, args.influence_matrix, args.language_shares, args.sample, params,
                   args.out_ablation, args.out_mono, args.out_removal, args.out_json)  # fmt: skip
 
 
-def cmd_figures(args) -> None:
-    from lingtrace.report import task_figures
+def cmd_figures(args, params) -> None:
+    from lingtrace.report.pages import task_figures
 
-    params = load_params(args.params)
-    task_figures(args.tables, args.out_dir, params["report"], params["task"])
-
-
-def cmd_examples(args) -> None:
-    from lingtrace.report import write_examples_page
-
-    params = load_params(args.params)
-    write_examples_page(args.topk, args.train, args.test, args.predictions, params["report"], params["task"]["name"],
-                        args.out)  # fmt: skip
+    tables = {"influence_matrix": args.influence_matrix, "progression": args.progression,
+              "language_shares": args.language_shares, "ablation": args.ablation}  # fmt: skip
+    task_figures(tables, args.out, params)
 
 
-def cmd_summary(args) -> None:
-    from lingtrace.summary import write_summary
+def cmd_examples(args, params) -> None:
+    from lingtrace.report.pages import write_examples_page
+
+    write_examples_page(args.topk, args.train, args.test, args.predictions, params, args.out)
+
+
+def cmd_summary(args, params) -> None:
+    from lingtrace.report.summary import write_summary
 
     write_summary(args.task_summary, args.out_json, args.out_md)
 
 
-def cmd_task_summary(args) -> None:
-    from lingtrace.summary import write_task_summary
+def cmd_task_summary(args, params) -> None:
+    from lingtrace.report.summary import write_task_summary
 
-    write_task_summary(args.metrics, load_params(args.params), args.out, extras=args.extra)
+    write_task_summary(args.metrics, params, args.out, extras=args.extra)
+
+
+def task_params(params: dict) -> dict:
+    if "task" not in params:
+        raise ConfigError("--params: this stage needs the task's settings under 'task' (name, source, train_langs, ...)")
+    return params["task"]
 
 
 # --- parser ---------------------------------------------------------------------------------
 
 
 def _params(p):
-    p.add_argument("--params", required=True, help="this stage's config slice: JSON text or @file.json/@file.yaml")
+    p.add_argument("--params", default="{}", help="config slices by section: JSON text or @file.json/@file.yaml")
 
 
 def _threads(p):
@@ -207,152 +208,134 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("corpus", help="write the babel world's monolingual pretraining corpus")
-    _params(p)
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_corpus)
+    def stage(name: str, func, help: str, threads: bool = False):
+        p = sub.add_parser(name, help=help)
+        _params(p)
+        if threads:
+            _threads(p)
+        p.set_defaults(func=func)
+        return p
 
-    p = sub.add_parser("tokenizer", help="train the subword tokenizer on the corpus")
-    _params(p)
+    p = stage("corpus", cmd_corpus, "write the babel world's monolingual pretraining corpus")
+    p.add_argument("--out", required=True)
+
+    p = stage("tokenizer", cmd_tokenizer, "train the subword tokenizer on the corpus")
     p.add_argument("--corpus", required=True)
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_tokenizer)
+    p.add_argument("--out", required=True, help="tokenizer folder (save_pretrained)")
 
-    p = sub.add_parser("pretrain", help="masked-LM pretraining of the tiny encoder")
-    _params(p)
-    _threads(p)
+    p = stage("pretrain", cmd_pretrain, "masked-LM pretraining of the tiny encoder", threads=True)
     p.add_argument("--corpus", required=True)
-    p.add_argument("--tokenizer", required=True)
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_pretrain)
+    p.add_argument("--tokenizer", required=True, help="tokenizer folder")
+    p.add_argument("--out", required=True, help="model folder (save_pretrained)")
 
-    p = sub.add_parser("data", help="write one split of a task as the data contract")
-    _params(p)
+    p = stage("data", cmd_data, "write one split of a task as the data contract")
     p.add_argument("--split", required=True, choices=["train", "test", "extra"])
     p.add_argument("--lang", help="the boosted language (split extra)")
     p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_data)
 
-    p = sub.add_parser("similarity", help="write the planted language-similarity matrix of the babel world")
-    _params(p)
+    p = stage("similarity", cmd_similarity, "write the planted language-similarity matrix of the babel world")
+    p.add_argument("--langs", nargs="+", required=True)
     p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_similarity)
 
-    p = sub.add_parser("finetune", help="fine-tune one run; a checkpoint per epoch")
-    _params(p)
-    _threads(p)
+    p = stage("finetune", cmd_finetune, "fine-tune (run, seed) pairs; a checkpoint folder per epoch", threads=True)
     p.add_argument("--train", required=True)
-    p.add_argument("--model", required=True, help="pretrained model directory or hub name")
-    p.add_argument("--run", required=True)
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--run-dir", required=True)
+    p.add_argument("--model", required=True, help="pretrained model folder or hub name")
+    p.add_argument("--run", nargs="+", required=True, help="the run of each pair")
+    p.add_argument("--seed", nargs="+", type=int, required=True, help="the seed of each pair")
+    p.add_argument("--checkpoints", nargs="+", required=True, help="checkpoint folders, one per epoch, pair by pair")
     p.add_argument("--extra", help="extra pool (boost runs)")
     p.add_argument("--removed", help="table of removed uids (remove runs)")
-    p.set_defaults(func=cmd_finetune)
 
-    p = sub.add_parser("evaluate", help="per-language test accuracy and loss of checkpoints")
-    _params(p)
-    _threads(p)
+    p = stage("evaluate", cmd_evaluate, "per-language test accuracy and loss of checkpoints", threads=True)
     p.add_argument("--test", required=True)
-    p.add_argument("--checkpoint", nargs="+", required=True, help="RUN:SEED:DIR, one per checkpoint")
-    p.add_argument("--out", required=True, help="per-language metrics (Parquet; a CSV is written beside it)")
-    p.add_argument("--predictions", required=True, help="per-example loss and prediction at each last checkpoint")
-    p.set_defaults(func=cmd_evaluate)
+    p.add_argument("--run", nargs="+", required=True, help="the run of each pair")
+    p.add_argument("--seed", nargs="+", type=int, required=True, help="the seed of each pair")
+    p.add_argument("--checkpoints", nargs="+", required=True, help="checkpoint folders, the same number per pair")
+    p.add_argument("--out", required=True, help="per-language metrics (Parquet)")
+    p.add_argument("--predictions", required=True, help="per-example loss and prediction at each pair's last checkpoint")
 
-    p = sub.add_parser("dump-gradients", help="per-example loss gradients of one checkpoint, split and shard")
-    _params(p)
-    _threads(p)
-    p.add_argument("--checkpoint", required=True, help="checkpoint directory")
-    p.add_argument("--data", required=True, help="the split's data (data contract)")
-    p.add_argument("--split", required=True, choices=["train", "test"])
+    p = stage("merge-metrics", cmd_merge_metrics, "stack per-job metric or prediction tables into one")
+    p.add_argument("--inputs", nargs="+", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--csv", action="store_true", help="write a CSV beside the Parquet table")
+
+    p = stage("dump-gradients", cmd_dump_gradients, "per-example loss gradients of checkpoints", threads=True)
     p.add_argument("--run", required=True, help="the run, which decides the training rows")
-    p.add_argument("--shard", type=int, default=0)
-    p.add_argument("--shards", type=int, default=1)
+    p.add_argument("--train", required=True, help="the train split's data (data contract)")
+    p.add_argument("--test", required=True, help="the test split's data (data contract)")
+    p.add_argument("--checkpoint", nargs="+", required=True, help="checkpoint folder of each dump")
+    p.add_argument("--split", nargs="+", required=True, choices=["train", "test"], help="split of each dump")
+    p.add_argument("--out", nargs="+", required=True, help="gradient shard file of each dump")
+    p.add_argument("--shard", nargs="+", type=int, required=True, help="shard of each dump (of gradients.shards)")
     p.add_argument("--extra", help="extra pool (boost runs)")
     p.add_argument("--removed", help="table of removed uids (remove runs)")
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_dump_gradients)
 
-    p = sub.add_parser("score-shard", help="TracIn: one train shard against every test example and checkpoint")
-    _params(p)
-    _threads(p)
-    p.add_argument("--train", nargs="+", required=True, help="the shard's gradient files, one per checkpoint")
-    p.add_argument("--test", nargs="+", required=True, help="every test gradient file of every checkpoint")
+    p = stage("score", cmd_score, "TracIn: train gradient shards against test shards, merged tables", threads=True)
+    p.add_argument("--epoch", nargs="+", type=int, required=True, help="the checkpoints, in order")
+    p.add_argument("--train", nargs="+", required=True, help="train shard files, checkpoint by checkpoint")
+    p.add_argument("--test", nargs="+", required=True, help="test shard files, checkpoint by checkpoint")
     p.add_argument("--out-topk", required=True)
     p.add_argument("--out-lang", required=True)
-    p.set_defaults(func=cmd_score_shard)
 
-    p = sub.add_parser("merge-influence", help="merge shard results into topk.parquet and lang_scores.parquet")
-    p.add_argument("--top-k", type=int, required=True)
+    p = stage("merge-influence", cmd_merge_influence, "merge shard tables into topk.parquet and lang_scores.parquet")
     p.add_argument("--topk", nargs="+", required=True, help="shard top-k tables")
     p.add_argument("--lang", nargs="+", required=True, help="shard language-sum tables")
     p.add_argument("--out-topk", required=True)
     p.add_argument("--out-lang", required=True)
-    p.set_defaults(func=cmd_merge_influence)
 
-    p = sub.add_parser("analyze", help="a task's analyses: shares, matrix, progression, reinforcement, planted")
-    _params(p)
-    p.add_argument("--run", nargs="+", required=True, help="RUN=TOPK_PARQUET:LANG_SCORES_PARQUET per analysed run")
+    p = stage("analyze", cmd_analyze, "a task's analyses: shares, matrix, progression, reinforcement, planted")
+    p.add_argument("--run", nargs="+", required=True, help="the analysed runs")
+    p.add_argument("--topk", nargs="+", required=True, help="each run's topk.parquet")
+    p.add_argument("--lang-scores", nargs="+", required=True, help="each run's lang_scores.parquet")
     p.add_argument("--train", required=True, help="training data (item ids for the reinforcement analysis)")
     p.add_argument("--planted", help="planted similarity (babel tasks)")
-    p.add_argument("--out-dir", required=True, help="folder for the tables (Parquet and CSV)")
+    p.add_argument("--out", nargs="+", required=True, help="the tables' Parquet paths ({table}.parquet; CSV beside)")
     p.add_argument("--out-json", required=True, help="the task's findings (summary.json piece)")
-    p.set_defaults(func=cmd_analyze)
 
-    p = sub.add_parser("removal-sets", help="the removal test's sampled test examples and removed training examples")
-    _params(p)
+    p = stage("removal-sets", cmd_removal_sets, "the removal test's sampled test examples and removed training examples")
     p.add_argument("--topk", required=True)
     p.add_argument("--train", required=True)
     p.add_argument("--out-sample", required=True)
     p.add_argument("--out-tracin", required=True)
     p.add_argument("--out-random", required=True)
-    p.set_defaults(func=cmd_removal_sets)
 
-    p = sub.add_parser("validate", help="ablation deltas, agreement with TracIn, removal-test effects")
-    _params(p)
+    p = stage("validate", cmd_validate, "ablation deltas, agreement with TracIn, removal-test effects")
     p.add_argument("--metrics", required=True)
     p.add_argument("--predictions", required=True)
-    p.add_argument("--tables", required=True, help="the task's analysis tables folder")
+    p.add_argument("--influence-matrix", required=True)
+    p.add_argument("--language-shares", required=True)
     p.add_argument("--sample", help="the removal test's sample (when the study makes removal runs)")
     p.add_argument("--out-ablation", required=True)
     p.add_argument("--out-mono", required=True)
     p.add_argument("--out-removal", required=True)
     p.add_argument("--out-json", required=True)
-    p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("figures", help="a task's figures (PNG and SVG)")
-    _params(p)
-    p.add_argument("--tables", required=True)
-    p.add_argument("--out-dir", required=True)
-    p.set_defaults(func=cmd_figures)
+    p = stage("figures", cmd_figures, "a task's figures (PNG and SVG)")
+    for table in ("influence-matrix", "progression", "language-shares", "ablation"):
+        p.add_argument(f"--{table}", required=True)
+    p.add_argument("--out", nargs="+", required=True, help="figure files: {figure}.png and {figure}.svg")
 
-    p = sub.add_parser("examples", help="an HTML page of test examples with their proponents and opponents")
-    _params(p)
+    p = stage("examples", cmd_examples, "an HTML page of test examples with their proponents and opponents")
     p.add_argument("--topk", required=True)
     p.add_argument("--train", required=True)
     p.add_argument("--test", required=True)
     p.add_argument("--predictions", required=True)
     p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_examples)
 
-    p = sub.add_parser("bench", help="performance figures, side by side with plain torch and Captum")
+    p = stage("bench", cmd_bench, "performance figures, side by side with plain torch and Captum")
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not the reported figures)")
     p.add_argument("--json", help="write every figure to this JSON file")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("task-summary", help="a task's entry of summary.json")
-    _params(p)
+    p = stage("task-summary", cmd_task_summary, "a task's entry of summary.json")
     p.add_argument("--metrics", required=True)
     p.add_argument("--extra", nargs="*", default=[], help="JSON pieces (analysis, validation) to merge in")
     p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_task_summary)
 
-    p = sub.add_parser("summary", help="merge task summaries into summary.json and summary.md")
+    p = stage("summary", cmd_summary, "merge task summaries into summary.json and summary.md")
     p.add_argument("--task-summary", nargs="+", required=True)
     p.add_argument("--out-json", required=True)
     p.add_argument("--out-md", required=True)
-    p.set_defaults(func=cmd_summary)
     return parser
 
 
@@ -368,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("transformers", "httpx", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        args.func(args)
+        args.func(args, load_params(args.params))
     except LingtraceError as err:
         log.error("%s", err)
         print(f"lingtrace {args.command}: error: {err}", file=sys.stderr)

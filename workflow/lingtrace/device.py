@@ -23,12 +23,19 @@ def setup_torch(threads: int | None = None, seed: int | None = None, determinist
     return torch
 
 
-def resolve_device(requested: str = "auto"):
-    """'cpu', 'cuda', 'cuda:N' or 'auto' (cuda when present). Asking for cuda without one is an error."""
+def resolve_device(requested=None):
+    """'cpu', 'cuda', 'cuda:N' or 'auto' (cuda when present); None: ``study.device``. Asking for cuda
+    without one is an error."""
     import torch
 
     from lingtrace.errors import ConfigError
 
+    if requested is None:
+        from lingtrace import settings
+
+        requested = settings.load("study").device
+    if isinstance(requested, torch.device):
+        requested = str(requested)
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(requested)
@@ -37,7 +44,7 @@ def resolve_device(requested: str = "auto"):
     return device
 
 
-def autocast(device, precision: str = "fp32"):
+def autocast(device, precision: str):
     """bf16/fp16 autocast on CUDA; a no-op context elsewhere or for fp32."""
     import contextlib
 

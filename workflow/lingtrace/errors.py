@@ -19,3 +19,7 @@ class ArtifactError(LingtraceError):
 
 class NumericalError(LingtraceError):
     """A loss or gradient is NaN or infinite."""
+
+
+class AnalysisError(LingtraceError, ValueError):
+    """Tables given to an analysis or figure do not fit it (a wrong k, a missing column, mixed runs)."""

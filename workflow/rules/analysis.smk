@@ -3,17 +3,18 @@
 
 rule analyze:
     input:
-        influence=lambda wc: influence_tables(wc.task),
+        topk=lambda wc: influence_tables(wc.task, "topk"),
+        lang=lambda wc: influence_tables(wc.task, "lang_scores"),
         train="results/{task}/data/train.parquet",
         planted=lambda wc: planted_input(wc.task),
     output:
-        tables=expand("results/{{task}}/tables/{table}.{ext}", table=ANALYSIS_TABLES, ext=("parquet", "csv")),
+        tables=expand("results/{{task}}/tables/{table}.parquet", table=ANALYSIS_TABLES),
+        csv=expand("results/{{task}}/tables/{table}.csv", table=ANALYSIS_TABLES),
         summary="results/{task}/analysis.json",
     params:
-        cfg=lambda wc: as_params(analysis=config["analysis"], task=TASKS[wc.task]),
-        runs=lambda wc: analysed_run_args(wc.task),
+        cfg=lambda wc: as_params(analysis=config["analysis"], task=task_dict(wc.task)),
+        runs=lambda wc: study.influence_runs(config, TASKS[wc.task]),
         planted=lambda wc, input: ["--planted", input.planted] if input.planted else [],
-        out_dir=lambda wc: f"results/{wc.task}/tables",
     log:
         "logs/{task}/analyze.log",
     benchmark:
@@ -21,5 +22,5 @@ rule analyze:
     conda:
         ENV
     shell:
-        "lingtrace analyze --params {params.cfg:q} --run {params.runs:q} --train {input.train:q} {params.planted:q}"
-        " --out-dir {params.out_dir:q} --out-json {output.summary:q} > {log:q} 2>&1"
+        "lingtrace analyze --params {params.cfg:q} --run {params.runs:q} --topk {input.topk:q} --lang-scores {input.lang:q}"
+        " --train {input.train:q} {params.planted:q} --out {output.tables:q} --out-json {output.summary:q} > {log:q} 2>&1"

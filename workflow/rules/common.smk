@@ -1,15 +1,23 @@
-# Shared helpers: derived lists, paths and config slices. Rules pass each job only its own slice,
-# as canonical JSON, so that editing one config section reruns only the stages that read it.
-import lingtrace.config as study
-from lingtrace.data.prepare import split_languages, task_slice, world_slice
+# Shared helpers: derived lists, paths and config slices. Rules pass each job explicit files and only its
+# own config slices (canonical JSON keyed by section), so that editing one config section reruns only the
+# stages that read it.
+import lingtrace.study as study
+from lingtrace.data.prepare import task_slice, world_slice
+from lingtrace.data.sources import source_of
 from lingtrace.layout import ANALYSIS_TABLES, FIGURES
+from lingtrace.settings import as_dict
 
 study.check_study(config)
 
-TASKS = {task["name"]: task for task in study.task_list(config)}
+TASKS = {task.name: task for task in study.task_list(config)}
 SEEDS = study.seeds(config)
 EPOCHS = study.epochs(config)
-THREADS = config["study"]["threads"]
+INFLUENCE_SEED = study.influence_seed(config)
+INFLUENCE_SEEDS = [INFLUENCE_SEED]
+INFLUENCE_CHECKPOINTS = study.influence_checkpoints(config)
+# jobs.per: run -> one job covers every seed of a run; seed -> one job per seed (and per gradient shard).
+PER_RUN = config["jobs"]["per"] == "run"
+SEED_SUFFIX = "" if PER_RUN else ".seed-{seed}"  # in the names of per-job files (logs, benchmarks, tables)
 ENV = "../../envs/lingtrace.yaml"
 
 
@@ -19,16 +27,31 @@ wildcard_constraints:
     seed=r"\d+",
     epoch=r"\d+",
     split="train|test",
+    shard=r"\d+",
     lang=r"[A-Za-z][A-Za-z0-9_]*",
 
 
-def as_params(**parts):
-    """A config slice as one canonical JSON string (tracked by Snakemake's params trigger)."""
-    return study.canonical(parts)
+def as_params(**sections):
+    """Config slices, keyed by section, as one canonical JSON string (tracked by Snakemake's params trigger)."""
+    return study.canonical(sections)
 
 
 def run_dir(task, run, seed):
     return f"results/{task}/{run}/seed-{seed}"
+
+
+def checkpoint_dir(task, run, seed, epoch):
+    return f"{run_dir(task, run, seed)}/checkpoints/epoch-{epoch}"
+
+
+def job_seeds(wildcards):
+    """The seeds one job covers: every seed of the run, or the job's own."""
+    return SEEDS if PER_RUN else [int(wildcards.seed)]
+
+
+def job_outputs(pattern, **values):
+    """``pattern`` expanded for one job: over every seed (jobs.per: run) or keeping the {seed} wildcard."""
+    return expand(pattern, seed=SEEDS if PER_RUN else ["{seed}"], **values, allow_missing=True)
 
 
 def uses_tiny_model():
@@ -40,19 +63,19 @@ def model_source():
     return "results/pretrain/model" if uses_tiny_model() else config["model"]["name_or_path"]
 
 
+def task_dict(name):
+    return as_dict(TASKS[name])
+
+
 def task_runs(task_name):
     return study.run_names(config, TASKS[task_name])
 
 
 def data_params(wildcards, split):
     task = TASKS[wildcards.task]
-    langs = split_languages(task, split, getattr(wildcards, "lang", None))
-    world = world_slice(config.get("world"), langs) if task["source"] == "synthetic" else None
-    return as_params(task=task_slice(task, split), world=world)
-
-
-def finetune_device():
-    return config["study"]["device"]
+    langs = source_of(task).languages(task, split, getattr(wildcards, "lang", None))
+    world = world_slice(config.get("world"), langs) if task.source == "synthetic" else None
+    return as_params(task=task_slice(task_dict(wildcards.task), split), world=world)
 
 
 def gpu_jobs(device):
@@ -60,10 +83,9 @@ def gpu_jobs(device):
     return 1 if device == "cuda" else 0
 
 
-def finetune_inputs(wildcards):
+def run_inputs(wildcards):
+    """The training data a run needs: the pool, a boosted language's extra pool, a removal list."""
     inputs = {"train": f"results/{wildcards.task}/data/train.parquet"}
-    if uses_tiny_model():
-        inputs["model"] = "results/pretrain/model/model.safetensors"
     kind, _, arg = wildcards.run.partition("-")
     if kind == "boost":
         inputs["extra"] = f"results/{wildcards.task}/data/extra-{arg}.parquet"
@@ -72,70 +94,107 @@ def finetune_inputs(wildcards):
     return inputs
 
 
+def finetune_inputs(wildcards):
+    inputs = run_inputs(wildcards)
+    if uses_tiny_model():
+        inputs["model"] = "results/pretrain/model/model.safetensors"
+    return inputs
+
+
 def optional_arg(flag, name):
     """[flag, path] when the job has that input, else nothing (quoted in the shell with :q)."""
     return lambda wildcards, input: [flag, input[name]] if name in input.keys() else []
 
 
-def task_checkpoints(wildcards):
-    return [
-        f"{run_dir(wildcards.task, run, seed)}/checkpoints/epoch-{epoch}/trace.json"
-        for run in task_runs(wildcards.task)
-        for seed in SEEDS
-        for epoch in EPOCHS
-    ]
+def job_checkpoints(wildcards):
+    """Every checkpoint folder of the job's (run, seed) pairs, pair by pair."""
+    return [checkpoint_dir(wildcards.task, wildcards.run, s, e) for s in job_seeds(wildcards) for e in EPOCHS]
 
 
-def checkpoint_args(wildcards):
-    return [
-        f"{run}:{seed}:{run_dir(wildcards.task, run, seed)}/checkpoints/epoch-{epoch}"
-        for run in task_runs(wildcards.task)
-        for seed in SEEDS
-        for epoch in EPOCHS
-    ]
+def job_traces(wildcards):
+    return [f"{folder}/trace.json" for folder in job_checkpoints(wildcards)]
 
 
-INFLUENCE_SEED = study.influence_seed(config)
-INFLUENCE_CHECKPOINTS = study.influence_checkpoints(config)
+def evaluation_tables(task, kind):
+    """The per-job evaluation tables of a task (kind: metrics or predictions)."""
+    seeds = [""] if PER_RUN else [f".seed-{s}" for s in SEEDS]
+    return [f"results/{task}/metrics/{kind}/{run}{s}.parquet" for run in task_runs(task) for s in seeds]
 
 
 def gradient_settings():
-    """The gradients slice a dump depends on (shard layout and keep/temp are in the paths)."""
-    settings = {k: v for k, v in config["gradients"].items() if k not in ("shards", "keep")}
-    return {**settings, "max_length": config["finetune"]["max_length"], "device": config["study"]["device"]}
+    """The slices a gradient dump depends on (shard layout and keep/temp are in the paths)."""
+    return {
+        "gradients": {k: v for k, v in config["gradients"].items() if k != "keep"},
+        "finetune": {"max_length": config["finetune"]["max_length"]},
+        "study": {"device": config["study"]["device"]},
+    }
 
 
 def gradient_shard(path):
     return path if config["gradients"]["keep"] else temp(path)
 
 
-def gradient_inputs(wildcards):
-    prefix = f"{run_dir(wildcards.task, wildcards.run, wildcards.seed)}/checkpoints/epoch-{wildcards.epoch}"
-    inputs = {
-        "weights": f"{prefix}/model.safetensors",
-        "trace": f"{prefix}/trace.json",
-        "data": f"results/{wildcards.task}/data/{wildcards.split}.parquet",
+def grad_path(task, run, seed, epoch, split, shard):
+    return f"{run_dir(task, run, seed)}/grads/epoch-{epoch}/{split}/shard-{shard}.parquet"
+
+
+def shard_ids(split):
+    return list(range(config["gradients"]["shards"][split]))
+
+
+def dump_units():
+    """(seed, epoch, split, shard) of every gradient file one per-run dump job writes."""
+    return [
+        (seed, epoch, split, shard)
+        for seed in INFLUENCE_SEEDS
+        for epoch in INFLUENCE_CHECKPOINTS
+        for split in ("train", "test")
+        for shard in shard_ids(split)
+    ]
+
+
+def dump_args(wildcards):
+    """Checkpoint, split, shard and output of each dump of a job, in the order of its outputs."""
+    if PER_RUN:
+        units = dump_units()
+    else:
+        units = [(wildcards.seed, wildcards.epoch, wildcards.split, wildcards.shard)]
+    return {
+        "checkpoints": [checkpoint_dir(wildcards.task, wildcards.run, s, e) for s, e, _, _ in units],
+        "splits": [split for _, _, split, _ in units],
+        "shards": [shard for _, _, _, shard in units],
+        "outs": [grad_path(wildcards.task, wildcards.run, *unit) for unit in units],
     }
-    if wildcards.split == "train":
-        run_inputs = finetune_inputs(wildcards)
-        inputs.update({k: run_inputs[k] for k in ("extra", "removed") if k in run_inputs})
+
+
+def dump_inputs(wildcards):
+    inputs = {
+        **run_inputs(wildcards),
+        "test": f"results/{wildcards.task}/data/test.parquet",
+        "weights": [f"{c}/model.safetensors" for c in sorted(set(dump_args(wildcards)["checkpoints"]))],
+    }
+    inputs["traces"] = [w.replace("model.safetensors", "trace.json") for w in inputs["weights"]]
     return inputs
 
 
-def gradient_paths(wildcards, split, shards):
+def score_files(wildcards, split, shards):
+    """Gradient files of one seed, checkpoint by checkpoint, each checkpoint's shards in order."""
     return [
-        f"{run_dir(wildcards.task, wildcards.run, wildcards.seed)}/grads/epoch-{epoch}/{split}/shard-{shard}.parquet"
+        grad_path(wildcards.task, wildcards.run, wildcards.seed, epoch, split, shard)
         for epoch in INFLUENCE_CHECKPOINTS
         for shard in shards
     ]
 
 
-def influence_tables(task):
-    """The merged influence tables of every analysed run of a task."""
+def influence_params():
+    return as_params(influence={k: v for k, v in config["influence"].items() if k not in ("runs", "test_per_lang")})
+
+
+def influence_tables(task, table):
+    """``table`` (topk or lang_scores) of every analysed run of a task, in run order."""
     return [
         f"{run_dir(task, run, INFLUENCE_SEED)}/influence/{table}.parquet"
         for run in study.influence_runs(config, TASKS[task])
-        for table in ("topk", "lang_scores")
     ]
 
 
@@ -146,42 +205,37 @@ def study_outputs():
 
 def planted_input(task):
     """The planted similarity of babel tasks (none for real data)."""
-    return f"results/{task}/data/planted_similarity.parquet" if TASKS[task]["source"] == "synthetic" else []
+    return f"results/{task}/data/planted_similarity.parquet" if TASKS[task].source == "synthetic" else []
 
 
-def analysed_run_args(task):
-    """RUN=TOPK:LANG_SCORES for each analysed run (the analyze command's --run)."""
-    args = []
-    for run in study.influence_runs(config, TASKS[task]):
-        folder = f"{run_dir(task, run, INFLUENCE_SEED)}/influence"
-        args.append(f"{run}={folder}/topk.parquet:{folder}/lang_scores.parquet")
-    return args
+def analysis_tables(task, names=ANALYSIS_TABLES, ext="parquet"):
+    return [f"results/{task}/tables/{name}.{ext}" for name in names]
 
 
 def validation_inputs(wildcards):
     inputs = {
         "metrics": f"results/{wildcards.task}/metrics/accuracy.parquet",
         "predictions": f"results/{wildcards.task}/metrics/predictions.parquet",
-        "tables": [f"results/{wildcards.task}/tables/{t}.parquet" for t in ("influence_matrix", "language_shares")],
+        "influence_matrix": f"results/{wildcards.task}/tables/influence_matrix.parquet",
+        "language_shares": f"results/{wildcards.task}/tables/language_shares.parquet",
     }
     if study.task_runs(config, TASKS[wildcards.task])["removal"]:
         inputs["sample"] = f"results/{wildcards.task}/removal/sample.parquet"
     return inputs
 
 
-def figure_settings():
-    """What the figures depend on: their report keys and the analysis' headline variant and k."""
-    chosen = {k: config["report"][k] for k in ("dpi", "cmap")}
-    return {**chosen, "variant": config["analysis"]["variant"], "k": config["analysis"]["headline_k"]}
+def report_params(task, report_keys):
+    """What a report page or figure depends on: some report keys, the headline variant and k, the task."""
+    return as_params(
+        analysis={k: config["analysis"][k] for k in ("variant", "headline_k")},
+        task={k: task_dict(task)[k] for k in ("name", "source", "train_langs")},
+        **{"report": {k: config["report"][k] for k in report_keys}},  # `report=` is a Snakemake keyword here
+    )
 
 
-def example_settings():
-    """What the examples page depends on."""
-    chosen = {k: config["report"][k] for k in ("examples_per_lang", "show_k")}
-    return {**chosen, "variant": config["analysis"]["variant"]}
+def figure_files(task):
+    return [f"results/{task}/figures/{name}.{ext}" for name in FIGURES for ext in ("png", "svg")]
 
 
 def report_outputs():
-    return [f"results/{task}/examples.html" for task in TASKS] + [
-        f"results/{task}/figures/{name}.{ext}" for task in TASKS for name in FIGURES for ext in ("png", "svg")
-    ]
+    return [f"results/{task}/examples.html" for task in TASKS] + [f for task in TASKS for f in figure_files(task)]

@@ -35,10 +35,8 @@ rule planted_similarity:
     output:
         "results/{task}/data/planted_similarity.parquet",
     params:
-        cfg=lambda wc: as_params(
-            world=world_slice(config["world"], TASKS[wc.task]["test_langs"]),
-            langs=TASKS[wc.task]["test_langs"],
-        ),
+        cfg=lambda wc: as_params(world=world_slice(config["world"], TASKS[wc.task].test_langs)),
+        langs=lambda wc: list(TASKS[wc.task].test_langs),
     log:
         "logs/{task}/data/planted_similarity.log",
     benchmark:
@@ -46,4 +44,4 @@ rule planted_similarity:
     conda:
         ENV
     shell:
-        "lingtrace similarity --params {params.cfg:q} --out {output:q} > {log:q} 2>&1"
+        "lingtrace similarity --params {params.cfg:q} --langs {params.langs:q} --out {output:q} > {log:q} 2>&1"

@@ -1,67 +1,89 @@
-# Fine-tuning: one rule for every run (joint, without-L, mono-L, boost-L, remove-*) and seed,
-# then one evaluation job per task over every checkpoint.
+# Fine-tuning: one rule for every run (joint, without-L, mono-L, boost-L, remove-*), then its evaluation.
+# A job covers every seed of a run (jobs.per: run) or one seed (jobs.per: seed).
 
 
 rule finetune:
     input:
         unpack(finetune_inputs),
     output:
-        traces=expand("results/{{task}}/{{run}}/seed-{{seed}}/checkpoints/epoch-{epoch}/trace.json", epoch=EPOCHS),
-        weights=expand(
-            "results/{{task}}/{{run}}/seed-{{seed}}/checkpoints/epoch-{epoch}/model.safetensors", epoch=EPOCHS
+        traces=job_outputs("results/{task}/{run}/seed-{seed}/checkpoints/epoch-{epoch}/trace.json", epoch=EPOCHS),
+        weights=job_outputs(
+            "results/{task}/{run}/seed-{seed}/checkpoints/epoch-{epoch}/model.safetensors", epoch=EPOCHS
         ),
     params:
         cfg=lambda wc: as_params(
-            task=task_slice(TASKS[wc.task], "train"),
-            finetune={**config["finetune"], "device": finetune_device()},
-            trust_remote_code=config["model"]["trust_remote_code"],
+            task=task_slice(task_dict(wc.task), "train"),
+            finetune={k: v for k, v in config["finetune"].items() if k != "eval_batch_size"},
+            study={"device": config["study"]["device"]},
+            model={"trust_remote_code": config["model"]["trust_remote_code"]},
         ),
         model=model_source(),
-        run_dir=lambda wc: run_dir(wc.task, wc.run, wc.seed),
+        runs=lambda wc: [wc.run] * len(job_seeds(wc)),
+        seeds=job_seeds,
+        checkpoints=job_checkpoints,
         extra=optional_arg("--extra", "extra"),
         removed=optional_arg("--removed", "removed"),
-        threads=THREADS,
-    threads: THREADS
+    threads: config["study"]["threads"]
     resources:
-        gpu=gpu_jobs(finetune_device()),
+        gpu=gpu_jobs(config["study"]["device"]),
         runtime=120,
     log:
-        "logs/{task}/finetune/{run}/seed-{seed}.log",
+        f"logs/{{task}}/finetune/{{run}}{SEED_SUFFIX}.log",
     benchmark:
-        "results/benchmarks/finetune/{task}-{run}-seed-{seed}.tsv"
+        f"results/benchmarks/finetune/{{task}}/{{run}}{SEED_SUFFIX}.tsv"
     conda:
         ENV
     shell:
-        "lingtrace finetune --params {params.cfg:q} --threads {params.threads} --train {input.train:q}"
-        " --model {params.model:q} --run {wildcards.run:q} --seed {wildcards.seed} --run-dir {params.run_dir:q}"
+        "lingtrace finetune --params {params.cfg:q} --threads {threads} --train {input.train:q} --model {params.model:q}"
+        " --run {params.runs:q} --seed {params.seeds} --checkpoints {params.checkpoints:q}"
         " {params.extra:q} {params.removed:q} > {log:q} 2>&1"
 
 
 rule evaluate:
     input:
         test="results/{task}/data/test.parquet",
-        traces=task_checkpoints,
+        traces=job_traces,
     output:
-        table="results/{task}/metrics/accuracy.parquet",
-        csv="results/{task}/metrics/accuracy.csv",
-        predictions="results/{task}/metrics/predictions.parquet",
+        metrics=f"results/{{task}}/metrics/metrics/{{run}}{SEED_SUFFIX}.parquet",
+        predictions=f"results/{{task}}/metrics/predictions/{{run}}{SEED_SUFFIX}.parquet",
     params:
         cfg=lambda wc: as_params(
-            task=task_slice(TASKS[wc.task], "test"),
+            task=task_slice(task_dict(wc.task), "test"),
             finetune={k: config["finetune"][k] for k in ("max_length", "eval_batch_size")},
-            device=finetune_device(),
+            study={"device": config["study"]["device"]},
         ),
-        checkpoints=checkpoint_args,
-        threads=THREADS,
-    threads: THREADS
+        runs=lambda wc: [wc.run] * len(job_seeds(wc)),
+        seeds=job_seeds,
+        checkpoints=job_checkpoints,
+    threads: config["study"]["threads"]
     resources:
-        gpu=gpu_jobs(finetune_device()),
+        gpu=gpu_jobs(config["study"]["device"]),
     log:
-        "logs/{task}/evaluate.log",
+        f"logs/{{task}}/evaluate/{{run}}{SEED_SUFFIX}.log",
     benchmark:
-        "results/benchmarks/evaluate/{task}.tsv"
+        f"results/benchmarks/evaluate/{{task}}/{{run}}{SEED_SUFFIX}.tsv"
     conda:
         ENV
     shell:
-        "lingtrace evaluate --params {params.cfg:q} --threads {params.threads} --test {input.test:q}"
-        " --checkpoint {params.checkpoints:q} --out {output.table:q} --predictions {output.predictions:q} > {log:q} 2>&1"
+        "lingtrace evaluate --params {params.cfg:q} --threads {threads} --test {input.test:q} --run {params.runs:q}"
+        " --seed {params.seeds} --checkpoints {params.checkpoints:q} --out {output.metrics:q}"
+        " --predictions {output.predictions:q} > {log:q} 2>&1"
+
+
+rule merge_metrics:
+    input:
+        metrics=lambda wc: evaluation_tables(wc.task, "metrics"),
+        predictions=lambda wc: evaluation_tables(wc.task, "predictions"),
+    output:
+        metrics="results/{task}/metrics/accuracy.parquet",
+        csv="results/{task}/metrics/accuracy.csv",
+        predictions="results/{task}/metrics/predictions.parquet",
+    log:
+        "logs/{task}/merge_metrics.log",
+    benchmark:
+        "results/benchmarks/merge_metrics/{task}.tsv"
+    conda:
+        ENV
+    shell:
+        "(lingtrace merge-metrics --csv --inputs {input.metrics:q} --out {output.metrics:q}"
+        " && lingtrace merge-metrics --inputs {input.predictions:q} --out {output.predictions:q}) > {log:q} 2>&1"

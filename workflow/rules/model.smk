@@ -5,7 +5,7 @@ rule corpus:
     output:
         "results/pretrain/corpus.parquet",
     params:
-        cfg=as_params(**config.get("world", {})),
+        cfg=as_params(world=config.get("world")),
     log:
         "logs/pretrain/corpus.log",
     benchmark:
@@ -22,7 +22,7 @@ rule tokenizer:
     output:
         "results/pretrain/tokenizer/tokenizer.json",
     params:
-        cfg=as_params(**config["tokenizer"]),
+        cfg=as_params(tokenizer=config["tokenizer"]),
         out=subpath(output[0], parent=True),
     log:
         "logs/pretrain/tokenizer.log",
@@ -41,12 +41,13 @@ rule pretrain:
     output:
         "results/pretrain/model/model.safetensors",
     params:
-        cfg=as_params(arch=config["model"]["arch"], pretrain=config["pretrain"]),
+        cfg=as_params(model={"arch": config["model"]["arch"]}, pretrain=config["pretrain"],
+                      study={"device": config["study"]["device"]}),
         tokenizer=subpath(input.tokenizer, parent=True),
         out=subpath(output[0], parent=True),
-        threads=THREADS,
-    threads: THREADS
+    threads: config["study"]["threads"]
     resources:
+        gpu=gpu_jobs(config["study"]["device"]),
         runtime=60,
     log:
         "logs/pretrain/pretrain.log",
@@ -55,5 +56,5 @@ rule pretrain:
     conda:
         ENV
     shell:
-        "lingtrace pretrain --params {params.cfg:q} --threads {params.threads} --corpus {input.corpus:q}"
+        "lingtrace pretrain --params {params.cfg:q} --threads {threads} --corpus {input.corpus:q}"
         " --tokenizer {params.tokenizer:q} --out {params.out:q} > {log:q} 2>&1"

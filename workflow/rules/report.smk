@@ -3,7 +3,10 @@
 
 rule figures:
     input:
-        tables=expand("results/{{task}}/tables/{table}.parquet", table=("influence_matrix", "progression", "language_shares", "ablation")),
+        influence_matrix="results/{task}/tables/influence_matrix.parquet",
+        progression="results/{task}/tables/progression.parquet",
+        language_shares="results/{task}/tables/language_shares.parquet",
+        ablation="results/{task}/tables/ablation.parquet",
     output:
         figures=[
             report(
@@ -17,9 +20,7 @@ rule figures:
             for ext in ("png", "svg")
         ],
     params:
-        cfg=lambda wc: as_params(report=figure_settings(), task=TASKS[wc.task]),
-        tables=lambda wc: f"results/{wc.task}/tables",
-        out_dir=lambda wc: f"results/{wc.task}/figures",
+        cfg=lambda wc: report_params(wc.task, ("dpi", "cmap")),
     log:
         "logs/{task}/figures.log",
     benchmark:
@@ -27,7 +28,9 @@ rule figures:
     conda:
         ENV
     shell:
-        "lingtrace figures --params {params.cfg:q} --tables {params.tables:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        "lingtrace figures --params {params.cfg:q} --influence-matrix {input.influence_matrix:q}"
+        " --progression {input.progression:q} --language-shares {input.language_shares:q} --ablation {input.ablation:q}"
+        " --out {output.figures:q} > {log:q} 2>&1"
 
 
 rule examples:
@@ -45,7 +48,7 @@ rule examples:
             labels={"task": "{task}", "page": "examples"},
         ),
     params:
-        cfg=lambda wc: as_params(report=example_settings(), task={"name": wc.task}),
+        cfg=lambda wc: report_params(wc.task, ("examples_per_lang", "show_k")),
     log:
         "logs/{task}/examples.log",
     benchmark:
@@ -65,8 +68,7 @@ rule task_summary:
     output:
         "results/{task}/summary.json",
     params:
-        cfg=lambda wc: as_params(task=TASKS[wc.task]),
-        extras=lambda wc, input: [input.analysis, input.validation],
+        cfg=lambda wc: as_params(task=task_dict(wc.task)),
     log:
         "logs/{task}/task_summary.log",
     benchmark:
@@ -74,8 +76,8 @@ rule task_summary:
     conda:
         ENV
     shell:
-        "lingtrace task-summary --params {params.cfg:q} --metrics {input.metrics:q} --extra {params.extras:q}"
-        " --out {output:q} > {log:q} 2>&1"
+        "lingtrace task-summary --params {params.cfg:q} --metrics {input.metrics:q}"
+        " --extra {input.analysis:q} {input.validation:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule summary:

@@ -10,7 +10,7 @@ rule removal_sets:
         tracin="results/{task}/removal/tracin.parquet",
         random="results/{task}/removal/random.parquet",
     params:
-        cfg=lambda wc: as_params(**config["removal"], langs=TASKS[wc.task]["train_langs"]),
+        cfg=lambda wc: as_params(removal=config["removal"], task={"train_langs": list(TASKS[wc.task].train_langs)}),
     log:
         "logs/{task}/removal_sets.log",
     benchmark:
@@ -33,8 +33,7 @@ rule validate:
         removal="results/{task}/tables/removal_effects.parquet",
         summary="results/{task}/validation.json",
     params:
-        cfg=as_params(**{k: config["analysis"][k] for k in ("confidence", "variant", "headline_k")}),
-        tables=lambda wc: f"results/{wc.task}/tables",
+        cfg=as_params(analysis={k: config["analysis"][k] for k in ("confidence", "variant", "headline_k")}),
         sample=optional_arg("--sample", "sample"),
     log:
         "logs/{task}/validate.log",
@@ -44,5 +43,6 @@ rule validate:
         ENV
     shell:
         "lingtrace validate --params {params.cfg:q} --metrics {input.metrics:q} --predictions {input.predictions:q}"
-        " --tables {params.tables:q} {params.sample:q} --out-ablation {output.ablation:q} --out-mono {output.mono:q}"
-        " --out-removal {output.removal:q} --out-json {output.summary:q} > {log:q} 2>&1"
+        " --influence-matrix {input.influence_matrix:q} --language-shares {input.language_shares:q} {params.sample:q}"
+        " --out-ablation {output.ablation:q} --out-mono {output.mono:q} --out-removal {output.removal:q}"
+        " --out-json {output.summary:q} > {log:q} 2>&1"

@@ -32,7 +32,7 @@ def example_influence(lang_scores: pl.DataFrame) -> pl.DataFrame:
 
 
 def influence_matrix(
-    lang_scores: pl.DataFrame, n_boot: int = 1000, level: float = 0.95, seed: int = 0
+    lang_scores: pl.DataFrame, n_boot: int | None = None, level: float | None = None, seed: int | None = None
 ) -> pl.DataFrame:
     """M[t, l] per checkpoint and variant, with a bootstrap interval over test examples and a row-scaled copy.
 

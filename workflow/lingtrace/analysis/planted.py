@@ -11,6 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from lingtrace.analysis.stats import context_keys, spearman
+from lingtrace.errors import AnalysisError
 
 
 def planted_pairs(table: pl.DataFrame, planted: pl.DataFrame, value: str) -> pl.DataFrame:
@@ -22,7 +23,7 @@ def planted_pairs(table: pl.DataFrame, planted: pl.DataFrame, value: str) -> pl.
     ctx = context_keys(table)
     pairs = table.filter(pl.col("test_lang") != pl.col("train_lang")).select(*ctx, "test_lang", "train_lang", value)
     if pairs.select(*ctx, "test_lang", "train_lang").is_duplicated().any():
-        raise ValueError(
+        raise AnalysisError(
             "more than one value per (test_lang, train_lang): select one checkpoint, variant, direction and k first"
         )
     similarity = planted.select(
@@ -51,11 +52,12 @@ def planted_spearman(table: pl.DataFrame, planted: pl.DataFrame, value: str) -> 
 def influence_vs_planted(
     matrix: pl.DataFrame,
     planted: pl.DataFrame,
+    *,
+    variant: str,
     value: str = "mean_influence",
-    variant: str = "cosine",
     checkpoint: str = "all",
 ) -> pl.DataFrame:
-    """Spearman of an influence-matrix column (default: cosine mean influence per example, checkpoint 'all').
+    """Spearman of an influence-matrix column (default: mean influence per example, checkpoint 'all').
 
     ``matrix`` is ``matrix.influence_matrix``'s output. Columns: ctx..., variant, checkpoint, measure,
     spearman, p_value, n_pairs.
@@ -70,8 +72,9 @@ def share_vs_planted(
     shares: pl.DataFrame,
     planted: pl.DataFrame,
     k: int,
+    *,
+    variant: str,
     value: str = "share",
-    variant: str = "cosine",
     checkpoint: str = "all",
     direction: str = "proponent",
 ) -> pl.DataFrame:

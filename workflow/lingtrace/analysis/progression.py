@@ -25,9 +25,9 @@ def share_by_checkpoint(
     topk: pl.DataFrame,
     lang_scores: pl.DataFrame,
     k: int,
-    n_boot: int = 1000,
-    level: float = 0.95,
-    seed: int = 0,
+    n_boot: int | None = None,
+    level: float | None = None,
+    seed: int | None = None,
 ) -> pl.DataFrame:
     """The cross-lingual share of each test language at each checkpoint (not 'all'), in epoch order.
 
@@ -64,9 +64,9 @@ def share_slopes(
     topk: pl.DataFrame,
     lang_scores: pl.DataFrame,
     k: int,
-    n_boot: int = 1000,
-    level: float = 0.95,
-    seed: int = 0,
+    n_boot: int | None = None,
+    level: float | None = None,
+    seed: int | None = None,
 ) -> pl.DataFrame:
     """Slope of the cross-lingual share per epoch, per test language and pooled over the seen ones ('all').
 

@@ -14,12 +14,13 @@ import polars as pl
 
 from lingtrace.analysis.shares import LIST_KEYS, top_k
 from lingtrace.analysis.stats import context_keys, grouped_mean_interval
+from lingtrace.errors import AnalysisError
 
 
 def example_reinforcement(topk: pl.DataFrame, train: pl.DataFrame, k: int) -> pl.DataFrame:
     """Per test example (and checkpoint, variant): reinforcing rate and chance rate of its cross-lingual proponents.
 
-    ``train`` holds the run's training rows (uid, item_id, lang; e.g. ``lingtrace.runs.training_set``).
+    ``train`` holds the run's training rows (uid, item_id, lang; e.g. ``lingtrace.finetuning.runs.training_set``).
     Columns: ctx..., test_uid, test_lang, checkpoint, variant, n_own, n_cross, reinforcing_rate,
     chance_rate, excess (rate - chance). Examples with n_own == 0 or n_cross == 0 are left out.
     """
@@ -28,7 +29,7 @@ def example_reinforcement(topk: pl.DataFrame, train: pl.DataFrame, k: int) -> pl
     props = top_k(topk.filter(pl.col("direction") == "proponent"), k).join(items, on="train_uid", how="left")
     if props["item_id"].null_count():
         missing = props.filter(pl.col("item_id").is_null())["train_uid"].unique().sort().head(5).to_list()
-        raise ValueError(f"proponents missing from the training rows given (first: {missing})")
+        raise AnalysisError(f"proponents missing from the training rows given (first: {missing})")
     keys = [*ctx, *LIST_KEYS]
     is_own = pl.col("train_lang") == pl.col("test_lang")
     own = props.filter(is_own).select(*keys, "item_id").unique()
@@ -67,9 +68,9 @@ def reinforcement(
     topk: pl.DataFrame,
     train: pl.DataFrame,
     k: int,
-    n_boot: int = 1000,
-    level: float = 0.95,
-    seed: int = 0,
+    n_boot: int | None = None,
+    level: float | None = None,
+    seed: int | None = None,
 ) -> pl.DataFrame:
     """Mean reinforcing rate, chance rate and their difference per test language and pooled ('all').
 

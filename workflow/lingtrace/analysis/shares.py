@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from lingtrace.analysis.stats import context_keys, grouped_mean_interval
+from lingtrace.errors import AnalysisError
 
 #: The columns that name one ranked list of the top-k table.
 LIST_KEYS = ["test_uid", "test_lang", "checkpoint", "variant", "direction"]
@@ -36,7 +37,7 @@ def training_mix(lang_scores: pl.DataFrame) -> pl.DataFrame:
     ctx = context_keys(lang_scores)
     mix = lang_scores.select(*ctx, "train_lang", "n_train").unique()
     if mix.select(*ctx, "train_lang").is_duplicated().any():
-        raise ValueError("lang_scores gives more than one n_train for a training language of a run")
+        raise AnalysisError("lang_scores gives more than one n_train for a training language of a run")
     total = pl.col("n_train").sum().over(ctx) if ctx else pl.col("n_train").sum()
     return mix.with_columns(train_fraction=pl.col("n_train") / total).sort(*ctx, "train_lang")
 
@@ -50,7 +51,7 @@ def top_k(topk: pl.DataFrame, k: int) -> pl.DataFrame:
     """The rows of rank <= k; k must lie between 1 and the K the table was kept at (its largest rank)."""
     largest = topk["rank"].max()
     if k < 1 or largest is None or k > largest:
-        raise ValueError(f"k={k} is outside 1..K, and this top-k table keeps K={largest}")
+        raise AnalysisError(f"k={k} is outside 1..K, and this top-k table keeps K={largest}")
     return topk.filter(pl.col("rank") <= k)
 
 
@@ -76,7 +77,7 @@ def example_shares(topk: pl.DataFrame, lang_scores: pl.DataFrame, k: int) -> pl.
     unknown = top.join(mix, on=[*ctx, "train_lang"], how="anti")
     if unknown.height:
         langs = sorted(unknown["train_lang"].unique().to_list())
-        raise ValueError(f"top-k training languages {langs} have no n_train in lang_scores")
+        raise AnalysisError(f"top-k training languages {langs} have no n_train in lang_scores")
     lists = top.group_by(*ctx, *LIST_KEYS).agg(pl.len().alias("list_len"))
     counts = top.group_by(*ctx, *LIST_KEYS, "train_lang").agg(pl.len().alias("count"))
     grid = _join(lists, mix, ctx)
@@ -116,9 +117,9 @@ def language_shares(
     topk: pl.DataFrame,
     lang_scores: pl.DataFrame,
     ks: int | Sequence[int],
-    n_boot: int = 1000,
-    level: float = 0.95,
-    seed: int = 0,
+    n_boot: int | None = None,
+    level: float | None = None,
+    seed: int | None = None,
 ) -> pl.DataFrame:
     """S[t, l] per test language, checkpoint, variant, direction and k: mean share of the top-k from l, and enrichment.
 
@@ -137,9 +138,9 @@ def crosslingual_shares(
     topk: pl.DataFrame,
     lang_scores: pl.DataFrame,
     ks: int | Sequence[int],
-    n_boot: int = 1000,
-    level: float = 0.95,
-    seed: int = 0,
+    n_boot: int | None = None,
+    level: float | None = None,
+    seed: int | None = None,
 ) -> pl.DataFrame:
     """1 - S[t, t] per test language, checkpoint, variant, direction and k (1 for zero-shot test languages).
 
@@ -159,18 +160,18 @@ def zero_shot_shares(
     lang_scores: pl.DataFrame,
     lang: str,
     ks: int | Sequence[int],
-    n_boot: int = 1000,
-    level: float = 0.95,
-    seed: int = 0,
+    n_boot: int | None = None,
+    level: float | None = None,
+    seed: int | None = None,
 ) -> pl.DataFrame:
     """For a ``without-{lang}`` run: the language shares of test language ``lang``, which it never trained on.
 
     Columns as ``language_shares``; raises if ``lang`` is a training language of the run or not a test language.
     """
     if lang in training_mix(lang_scores)["train_lang"].to_list():
-        raise ValueError(f"{lang!r} is a training language of this run, so it is not zero-shot here")
+        raise AnalysisError(f"{lang!r} is a training language of this run, so it is not zero-shot here")
     if lang not in topk["test_lang"].unique().to_list():
-        raise ValueError(f"{lang!r} is not a test language of this run")
+        raise AnalysisError(f"{lang!r} is not a test language of this run")
     rows = topk.filter(pl.col("test_lang") == lang)
     return language_shares(rows, lang_scores, ks, n_boot, level, seed)
 
@@ -180,7 +181,7 @@ def _own_language_shares(topk: pl.DataFrame, lang_scores: pl.DataFrame, lang: st
     rows = topk.filter(pl.col("test_lang") == lang).drop(context_keys(topk))
     scores = lang_scores.drop(context_keys(lang_scores))
     if lang not in training_mix(scores)["train_lang"].to_list():
-        raise ValueError(f"{lang!r} is not a training language of this run")
+        raise AnalysisError(f"{lang!r} is not a training language of this run")
     return pl.concat(
         [
             example_shares(rows, scores, k)
@@ -199,9 +200,9 @@ def self_reliance(
     boost_lang_scores: pl.DataFrame,
     lang: str,
     ks: int | Sequence[int],
-    n_boot: int = 1000,
-    level: float = 0.95,
-    seed: int = 0,
+    n_boot: int | None = None,
+    level: float | None = None,
+    seed: int | None = None,
 ) -> pl.DataFrame:
     """Test language ``lang``'s reliance on its own data in the ``boost-{lang}`` run against the ``joint`` run.
 

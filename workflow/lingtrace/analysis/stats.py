@@ -12,6 +12,9 @@ import numpy as np
 import polars as pl
 from scipy import stats as sps
 
+from lingtrace import settings
+from lingtrace.errors import AnalysisError
+
 #: Columns that say which study a table belongs to; carried through every analysis as grouping keys.
 CONTEXT_COLUMNS = ("task", "run", "seed")
 
@@ -24,21 +27,32 @@ def context_keys(df: pl.DataFrame) -> list[str]:
     return [c for c in CONTEXT_COLUMNS if c in df.columns]
 
 
+def bootstrap_settings(n_boot: int | None, level: float | None, seed: int | None) -> tuple[int, float, int]:
+    """(resamples, confidence level, seed): each one left as None takes the ``analysis`` section's default."""
+    cfg = settings.load("analysis")
+    return (
+        cfg.bootstrap if n_boot is None else n_boot,
+        cfg.confidence if level is None else level,
+        cfg.seed if seed is None else seed,
+    )
+
+
 def _check_bootstrap_args(n_boot: int, level: float) -> None:
     if n_boot < 1:
-        raise ValueError(f"n_boot must be at least 1, got {n_boot}")
+        raise AnalysisError(f"n_boot must be at least 1, got {n_boot}")
     if not 0.0 < level < 1.0:
-        raise ValueError(f"the confidence level must lie strictly between 0 and 1, got {level}")
+        raise AnalysisError(f"the confidence level must lie strictly between 0 and 1, got {level}")
 
 
 def bootstrap_means(
-    values: np.ndarray, n_boot: int = 1000, level: float = 0.95, seed: int = 0
+    values: np.ndarray, n_boot: int | None = None, level: float | None = None, seed: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Column means of ``values`` (examples x quantities) and their percentile bootstrap intervals.
 
     Rows (examples) are resampled with replacement, the same resample for every column (so the
     intervals of a difference column are paired). Returns (mean, lo, hi), each of shape (quantities,).
     """
+    n_boot, level, seed = bootstrap_settings(n_boot, level, seed)
     _check_bootstrap_args(n_boot, level)
     values = np.asarray(values, dtype=np.float64)
     if values.ndim == 1:
@@ -59,7 +73,7 @@ def bootstrap_means(
     return values.mean(axis=0), lo, hi
 
 
-def mean_interval(values, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+def mean_interval(values, n_boot: int | None = None, level: float | None = None, seed: int | None = None) -> tuple[float, float, float]:
     """(mean, lo, hi): the mean of a 1-d sample and its percentile bootstrap interval."""
     mean, lo, hi = bootstrap_means(np.asarray(values, dtype=np.float64).reshape(-1, 1), n_boot, level, seed)
     return float(mean[0]), float(lo[0]), float(hi[0])
@@ -70,9 +84,9 @@ def grouped_mean_interval(
     values: str | Sequence[str],
     by: Sequence[str],
     unit: str = "test_uid",
-    n_boot: int = 1000,
-    level: float = 0.95,
-    seed: int = 0,
+    n_boot: int | None = None,
+    level: float | None = None,
+    seed: int | None = None,
 ) -> pl.DataFrame:
     """Per group of ``by``: the mean of each value column over its rows, with a bootstrap interval.
 
@@ -80,11 +94,12 @@ def grouped_mean_interval(
     ``v``, ``v_lo``, ``v_hi``, and ``n_examples`` (rows in the group). Every group is resampled from
     the same seed with its rows in ``unit`` order, so results do not depend on row or group order.
     """
+    n_boot, level, seed = bootstrap_settings(n_boot, level, seed)
     _check_bootstrap_args(n_boot, level)
     values = [values] if isinstance(values, str) else list(values)
     by = list(by)
     if unit not in df.columns:
-        raise ValueError(f"the unit column {unit!r} is missing; columns are {df.columns}")
+        raise AnalysisError(f"the unit column {unit!r} is missing; columns are {df.columns}")
     if not by:  # one group: the whole table
         whole = df.with_columns(_all=pl.lit(0))
         return grouped_mean_interval(whole, values, ["_all"], unit, n_boot, level, seed).drop("_all")
@@ -112,7 +127,7 @@ def spearman(x, y) -> tuple[float, float]:
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if x.shape != y.shape:
-        raise ValueError(f"x and y differ in length: {x.shape} vs {y.shape}")
+        raise AnalysisError(f"x and y differ in length: {x.shape} vs {y.shape}")
     if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan"), float("nan")
     result = sps.spearmanr(x, y)

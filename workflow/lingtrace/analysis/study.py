@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
@@ -18,15 +19,22 @@ from lingtrace.analysis.planted import influence_vs_planted, share_vs_planted
 from lingtrace.analysis.progression import share_by_checkpoint, share_slopes
 from lingtrace.analysis.reinforcement import reinforcement
 from lingtrace.analysis.shares import crosslingual_shares, language_shares, self_reliance, zero_shot_shares
+from lingtrace import settings
+from lingtrace.errors import ConfigError
 from lingtrace.io.atomic import write_json, write_parquet_and_csv
 from lingtrace.layout import ANALYSIS_TABLES as TABLES
-from lingtrace.runs import parse_run
+from lingtrace.finetuning.runs import parse_run
+from lingtrace.study import resolve_task
 
 
-def write_tables(tables: dict[str, pl.DataFrame], out_dir: str | os.PathLike) -> None:
-    """Every table as ``{name}.parquet`` and ``{name}.csv`` (written atomically)."""
+def write_tables(tables: dict[str, pl.DataFrame], outs: Sequence[str | os.PathLike]) -> None:
+    """Every table to its Parquet path in ``outs`` (named ``{table}.parquet``), a CSV beside each
+    (written atomically); a table an analysis did not apply to is written empty."""
+    paths = {Path(out).stem: out for out in outs}
+    if sorted(paths) != sorted(TABLES):
+        raise ConfigError(f"analyze: give one Parquet path per table {list(TABLES)}, got {sorted(paths)}")
     for name in TABLES:
-        write_parquet_and_csv(tables.get(name, pl.DataFrame()), Path(out_dir) / f"{name}.parquet")
+        write_parquet_and_csv(tables.get(name, pl.DataFrame()), paths[name])
 
 
 def load_run(run: str, topk_path, lang_path) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -40,33 +48,33 @@ def finite(x):
 
 def analyze_task(runs: dict[str, tuple], train_path, planted_path, params: dict) -> tuple[dict, dict]:
     """(tables, findings) of one task. ``runs`` maps run name -> (topk path, lang_scores path)."""
-    cfg, task = params["analysis"], params["task"]
-    boot = {"n_boot": cfg["bootstrap"], "level": cfg["confidence"], "seed": cfg["seed"]}
+    cfg, task = settings.load("analysis", params.get("analysis")), resolve_task(params["task"])
+    boot = {"n_boot": cfg.bootstrap, "level": cfg.confidence, "seed": cfg.seed}
     loaded = {run: load_run(run, *paths) for run, paths in runs.items()}
     topk = pl.concat([t for t, _ in loaded.values()])
     scores = pl.concat([s for _, s in loaded.values()])
-    headline = cfg["headline_k"]
+    headline = cfg.headline_k
 
     tables = {
-        "language_shares": language_shares(topk, scores, cfg["k"], **boot),
-        "crosslingual_shares": crosslingual_shares(topk, scores, cfg["k"], **boot),
+        "language_shares": language_shares(topk, scores, cfg.k, **boot),
+        "crosslingual_shares": crosslingual_shares(topk, scores, cfg.k, **boot),
         "influence_matrix": influence_matrix(scores, **boot),
         "progression": share_by_checkpoint(topk, scores, headline, **boot),
         "progression_slopes": share_slopes(topk, scores, headline, **boot),
     }
     joint_topk, joint_scores = loaded["joint"]
-    if task.get("parallel"):
+    if task.parallel:
         train = pl.read_parquet(train_path, columns=["uid", "item_id", "lang"])
         tables["reinforcement"] = reinforcement(joint_topk, train, headline, **boot)
     zero_shot = [
-        zero_shot_shares(t, s, parse_run(run).arg, cfg["k"], **boot)
+        zero_shot_shares(t, s, parse_run(run).arg, cfg.k, **boot)
         for run, (t, s) in loaded.items()
         if parse_run(run).kind == "without" and parse_run(run).arg in set(t["test_lang"].to_list())
     ]
     if zero_shot:
         tables["zero_shot"] = pl.concat(zero_shot)
     reliance = [
-        self_reliance(joint_topk, joint_scores, t, s, parse_run(run).arg, cfg["k"], **boot).with_columns(
+        self_reliance(joint_topk, joint_scores, t, s, parse_run(run).arg, cfg.k, **boot).with_columns(
             run=pl.lit(run)
         )
         for run, (t, s) in loaded.items()
@@ -105,8 +113,8 @@ def crosslingual_share_summary(shares: pl.DataFrame, variant: str, k: int) -> di
     return out
 
 
-def findings(tables: dict[str, pl.DataFrame], cfg: dict, task: dict) -> dict:
-    variant, k = cfg["variant"], cfg["headline_k"]
+def findings(tables: dict[str, pl.DataFrame], cfg, task) -> dict:
+    variant, k = cfg.variant, cfg.headline_k
     cross = tables["crosslingual_shares"]
     summary = {
         "analysis_variant": variant,
@@ -153,7 +161,7 @@ def findings(tables: dict[str, pl.DataFrame], cfg: dict, task: dict) -> dict:
                 + ("reinforcing." if row["reinforcing_rate"] > 0.5 else "complementary.")
             )
     if "planted" in tables:
-        measure = cfg["planted_measure"]
+        measure = cfg.planted_measure
         chosen = tables["planted"].filter((pl.col("variant") == variant) & (pl.col("measure") == measure))
         if chosen.height:
             row = chosen.row(0, named=True)
@@ -195,12 +203,12 @@ def findings(tables: dict[str, pl.DataFrame], cfg: dict, task: dict) -> dict:
     return summary
 
 
-def run_analysis(run_args: list[str], train_path, planted_path, params: dict, out_dir, out_json) -> None:
-    """CLI entry: ``run_args`` are RUN=TOPK:LANG_SCORES."""
-    runs = {}
-    for arg in run_args:
-        run, _, paths = arg.partition("=")
-        runs[run] = tuple(paths.split(":", 1))
-    tables, summary = analyze_task(runs, train_path, planted_path, params)
-    write_tables(tables, out_dir)
+def run_analysis(runs: Sequence[str], topk_paths: Sequence[str], lang_paths: Sequence[str], train_path, planted_path,
+                 params: dict, outs: Sequence[str], out_json) -> None:  # fmt: skip
+    """CLI entry: the i-th run's tables are ``topk_paths[i]`` and ``lang_paths[i]``."""
+    if not len(runs) == len(topk_paths) == len(lang_paths):
+        raise ConfigError(f"analyze: give a topk and a lang_scores table per run ({len(runs)} runs, "
+                          f"{len(topk_paths)} topk, {len(lang_paths)} lang_scores)")  # fmt: skip
+    tables, summary = analyze_task(dict(zip(runs, zip(topk_paths, lang_paths))), train_path, planted_path, params)
+    write_tables(tables, outs)
     write_json(summary, out_json)

@@ -23,11 +23,12 @@ PAWS-X), ``nli`` (premise/hypothesis, 3-way, parallel, like XNLI) and ``review``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
+from lingtrace import settings
 from lingtrace.seeding import stable_seed
 
 CONSONANTS = "ptkbdgmnslrvzfh"
@@ -56,24 +57,26 @@ def rng_for(*parts) -> np.random.Generator:
 
 @dataclass(frozen=True)
 class Language:
+    """One language of the world (``world.languages`` in the config schema says what each key means)."""
+
     code: str
     family: str
-    script: str = "latin"
-    order: str = "SVO"
-    overlap: float = 0.7
-    loan: float = 0.1
-    adjective: str = "before"  # adjective before or after its noun
-    function_overlap: float = 1.0  # function words are more conserved in a family than content words
+    script: str
+    order: str
+    overlap: float
+    loan: float
+    adjective: str  # adjective before or after its noun
+    function_overlap: float  # share of function words a language takes from its family
 
 
 @dataclass(frozen=True)
 class Inventory:
     """The latent concepts every language renders."""
 
-    entities: int = 30
-    verbs: int = 12
-    adjectives: int = 12  # even: adjective 2i and 2i+1 are antonyms
-    aspects: int = 10
+    entities: int
+    verbs: int
+    adjectives: int  # even: adjective 2i and 2i+1 are antonyms
+    aspects: int
 
     def concepts(self) -> list[str]:
         return (
@@ -94,20 +97,20 @@ class Inventory:
 class World:
     seed: int
     languages: dict[str, Language]
-    inventory: Inventory = field(default_factory=Inventory)
-    order_weight: float = 0.2
+    inventory: Inventory
+    order_weight: float
+    corpus_sentences_per_lang: int
 
     @classmethod
-    def from_config(cls, cfg: dict) -> World:
-        languages = {}
-        for entry in cfg["languages"]:
-            entry = dict(entry)
-            languages[entry["code"]] = Language(**entry)
+    def from_config(cls, cfg) -> World:
+        """The world from the ``world`` config slice (a dict, or its typed settings)."""
+        cfg = settings.as_dict(settings.load("world", cfg))
         return cls(
-            seed=int(cfg.get("seed", 0)),
-            languages=languages,
-            inventory=Inventory(**cfg.get("inventory", {})),
-            order_weight=float(cfg.get("order_weight", 0.2)),
+            seed=cfg["seed"],
+            languages={entry["code"]: Language(**entry) for entry in cfg["languages"]},
+            inventory=Inventory(**cfg["inventory"]),
+            order_weight=cfg["order_weight"],
+            corpus_sentences_per_lang=cfg["corpus_sentences_per_lang"],
         )
 
     def lexicon(self, code: str) -> dict[str, str]:
@@ -307,7 +310,7 @@ def _with(p: Proposition, **changes) -> Proposition:
     return Proposition(**values)
 
 
-def paraphrase_item(rng: np.random.Generator, inv: Inventory, knobs: dict) -> PairItem:
+def paraphrase_item(rng: np.random.Generator, inv: Inventory, knobs) -> PairItem:
     """A sentence and either its paraphrase (label 1) or a sentence that means otherwise (0).
 
     The second text is always in the other voice and always carries one marker word, so its length
@@ -318,14 +321,14 @@ def paraphrase_item(rng: np.random.Generator, inv: Inventory, knobs: dict) -> Pa
     label = int(rng.random() < 0.5)
     if label:
         q = _with(p, marker="INDEED")
-    elif rng.random() < knobs["negate_share"]:
+    elif rng.random() < knobs.negate_share:
         q = _with(p, marker="NEG")
     else:
-        q = _with(_changed(rng, p, inv, knobs["swap_share"], knobs["replace"]), marker="INDEED")
+        q = _with(_changed(rng, p, inv, knobs.swap_share, knobs.replace), marker="INDEED")
     return PairItem((p,), (_with(q, passive=not p.passive),), label)
 
 
-def nli_item(rng: np.random.Generator, inv: Inventory, knobs: dict) -> PairItem:
+def nli_item(rng: np.random.Generator, inv: Inventory, knobs) -> PairItem:
     """Premise (one or two propositions) and a hypothesis it entails (0), leaves open (1) or contradicts (2).
 
     Every hypothesis carries one marker word and a random adjective and voice, so its length says
@@ -341,27 +344,16 @@ def nli_item(rng: np.random.Generator, inv: Inventory, knobs: dict) -> PairItem:
     adjective = p.adjective if rng.random() < 0.5 else None
     h = _with(p, adjective=adjective, passive=bool(rng.random() < 0.5), marker="INDEED")
     if label == NLI_LABELS["neutral"]:
-        hedge = "MAYBE" if rng.random() < knobs["hedge_share"] else "INDEED"
-        h = _with(_changed(rng, h, inv, 0.0, knobs["replace"]), marker=hedge)
+        hedge = "MAYBE" if rng.random() < knobs.hedge_share else "INDEED"
+        h = _with(_changed(rng, h, inv, 0.0, knobs.replace), marker=hedge)
     elif label == NLI_LABELS["contradiction"]:
-        if p.adjective is not None and rng.random() < knobs["antonym_share"]:
+        if p.adjective is not None and rng.random() < knobs.antonym_share:
             h = _with(h, adjective=p.adjective ^ 1)
         else:
             h = _with(h, marker="NEG")
     return PairItem(tuple(premise), (h,), label)
 
 
-# Difficulty knobs. Matching content across the two texts is hard for a tiny encoder; negation and
-# hedge words are lexical cues it learns fast (real NLI data has such cues too).
-TASK_KNOBS = {
-    "swap_share": 0.1,  # non-paraphrases made by a PAWS-style role swap (of those not negated)
-    "replace": 2,  # content words replaced in non-paraphrases and neutral hypotheses
-    "negate_share": 0.7,  # non-paraphrases made by negation
-    "hedge_share": 0.8,  # neutral hypotheses hedged with "maybe"
-    "antonym_share": 0.1,  # contradictions made by the adjective's antonym instead of negation
-    "clauses": 1,  # evaluation clauses per review (their polarities add up)
-    "context": 1,  # plain sentences before the evaluation
-}
 MODIFIER_WEIGHTS = {"QUITE": 1, "VERY": 2, "NEG": -1}
 
 
@@ -374,7 +366,7 @@ def review_rating(score: int) -> int:
     return int(np.digitize(score, [-2.5, -0.5, 0.5, 2.5]))
 
 
-def review_item(rng: np.random.Generator, inv: Inventory, clauses: int = 1, context: int = 1) -> ReviewItem:
+def review_item(rng: np.random.Generator, inv: Inventory, clauses: int, context: int) -> ReviewItem:
     """A review: ``context`` plain sentences, then ``clauses`` evaluations that set the star rating.
 
     The rating follows from the evaluated adjectives' polarities ("very" doubles, "not" flips). Every
@@ -396,15 +388,16 @@ def review_item(rng: np.random.Generator, inv: Inventory, clauses: int = 1, cont
     raise ValueError(f"no review with {clauses} clause(s) has rating {target}; check world.inventory.adjectives")
 
 
-def make_item(shape: str, rng: np.random.Generator, inv: Inventory, knobs: dict | None = None):
-    """One latent item of a task shape; ``knobs`` set its difficulty (see TASK_KNOBS)."""
-    knobs = {**TASK_KNOBS, **(knobs or {})}
+def make_item(shape: str, rng: np.random.Generator, inv: Inventory, knobs=None):
+    """One latent item of a task shape; ``knobs`` (a task's ``knobs`` settings; None: the schema's
+    defaults) set its difficulty."""
+    knobs = settings.load("knobs", knobs)
     if shape == "paraphrase":
         return paraphrase_item(rng, inv, knobs)
     if shape == "nli":
         return nli_item(rng, inv, knobs)
     if shape == "review":
-        return review_item(rng, inv, knobs["clauses"], knobs["context"])
+        return review_item(rng, inv, knobs.clauses, knobs.context)
     raise ValueError(f"unknown babel task shape {shape!r}; known: {sorted(TASK_SHAPES)}")
 
 

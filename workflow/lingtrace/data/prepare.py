@@ -5,33 +5,32 @@ from __future__ import annotations
 import logging
 import os
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lingtrace.errors import ConfigError
+from lingtrace.data.sources import source_of
 from lingtrace.io.atomic import atomic_path
 from lingtrace.io.data import write_data
+from lingtrace.study import resolve_task
 
 log = logging.getLogger(__name__)
 
+# The task keys each split depends on (besides the common ones), so that editing test keys leaves the
+# training data, and everything trained on it, alone.
 COMMON_KEYS = (
-    "name", "source", "shape", "num_labels", "parallel", "knobs", "label_noise",
-    "dataset", "configs", "splits", "files", "format", "columns", "label_map", "trust_remote_code",
+    "name", "source", "shape", "num_labels", "parallel", "knobs", "label_noise", "train_langs", "sample_seed",
+    "lang_column", "lang_values", "dataset", "configs", "splits", "files", "format", "columns", "label_map",
+    "trust_remote_code",
 )  # fmt: skip
 SPLIT_KEYS = {
-    "train": ("train_langs", "train_per_lang", "train_sizes"),
-    "extra": ("train_langs", "train_per_lang", "train_sizes", "boost_factor"),
-    "test": ("test_langs", "test_per_lang"),
+    "train": ("train_per_lang", "train_sizes"),
+    "extra": ("train_per_lang", "train_sizes", "boost_factor"),
+    "test": ("zero_shot_langs", "test_langs", "test_per_lang"),
 }
 
 
-def split_languages(task: dict, split: str, lang: str | None = None) -> list[str]:
-    if split == "extra":
-        return [lang]
-    return list(task["train_langs"] if split == "train" else task["test_langs"])
-
-
 def task_slice(task: dict, split: str) -> dict:
-    """Only the task keys that a split depends on, so that editing test keys leaves train data alone."""
+    """Only the task keys that a split depends on (a resolved task as a dict)."""
     return {k: task[k] for k in (*COMMON_KEYS, *SPLIT_KEYS[split]) if k in task}
 
 
@@ -42,28 +41,25 @@ def world_slice(world: dict | None, langs: list[str]) -> dict | None:
     return {**world, "languages": [entry for entry in world["languages"] if entry["code"] in langs]}
 
 
-def prepare_split(task: dict, world: dict | None, split: str, out: str | os.PathLike, lang: str | None = None) -> None:
-    if task["source"] == "synthetic":
-        from lingtrace.data import synthetic
+def load_split(task, split: str, world=None, lang: str | None = None) -> pa.Table:
+    """One split of a task (raw or resolved settings) as the data contract, from the task's source;
+    ``world`` is the babel world (synthetic tasks), ``lang`` the boosted language of split ``extra``."""
+    task = resolve_task(task)
+    return source_of(task).load(task, split, world, lang=lang)
 
-        if split == "extra":
-            table = synthetic.generate_extra(world, task, lang)
-        else:
-            table = synthetic.generate_split(world, task, split)
-    elif task["source"] in ("hf", "local"):
-        from lingtrace.data.sources import load_split
 
-        table = load_split(task, split, lang=lang)
-    else:
-        raise ConfigError(f"tasks ({task['name']}).source: unknown source {task['source']!r}")
-    write_data(table, out, num_labels=task["num_labels"])
+def prepare_split(task, world, split: str, out: str | os.PathLike, lang: str | None = None) -> None:
+    """Write one split (``extra``: the boosted language ``lang``'s extra pool) of a task."""
+    task = resolve_task(task)
+    table = load_split(task, split, world, lang)
+    write_data(table, out, num_labels=task.num_labels)
     counts = table.group_by("lang").aggregate([("uid", "count")]).to_pylist()
-    log.info("%s/%s: %d examples (%s) -> %s", task["name"], split, table.num_rows,
+    log.info("%s/%s: %d examples (%s) -> %s", task.name, split, table.num_rows,
              ", ".join(f"{c['lang']}={c['uid_count']}" for c in counts), out)  # fmt: skip
 
 
-def write_similarity(world: dict, langs: list[str], out: str | os.PathLike) -> None:
-    from lingtrace.data.synthetic import planted_similarity
+def write_similarity(world, langs: list[str], out: str | os.PathLike) -> None:
+    from lingtrace.data.sources.synthetic import planted_similarity
 
     with atomic_path(out) as tmp:
         pq.write_table(planted_similarity(world, langs), tmp)

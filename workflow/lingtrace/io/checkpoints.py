@@ -25,10 +25,11 @@ def read_trace(path: str | os.PathLike) -> dict:
     return trace
 
 
-def load_checkpoint(path: str | os.PathLike, device=None, dtype=None, trust_remote_code: bool = False):
+def load_checkpoint(path: str | os.PathLike, device=None, dtype=None, trust_remote_code: bool | None = None):
     """(model, tokenizer, trace) from a checkpoint directory; weights only through safetensors."""
     from transformers import AutoModelForSequenceClassification
 
+    from lingtrace.model.build import remote_code
     from lingtrace.model.tokenizer import load_tokenizer
 
     path = Path(path)
@@ -37,7 +38,7 @@ def load_checkpoint(path: str | os.PathLike, device=None, dtype=None, trust_remo
     trace = read_trace(path)
     try:
         model = AutoModelForSequenceClassification.from_pretrained(
-            path, use_safetensors=True, trust_remote_code=trust_remote_code
+            path, use_safetensors=True, trust_remote_code=remote_code(trust_remote_code)
         )
     except Exception as err:  # corrupt weights, config or shapes: say which checkpoint
         raise ArtifactError(f"{path}: the checkpoint does not load ({type(err).__name__}: {err}). {RERUN}") from None

@@ -12,6 +12,7 @@ import os
 
 import pyarrow.parquet as pq
 
+from lingtrace import settings
 from lingtrace.batching import batch_indices
 from lingtrace.device import resolve_device, setup_torch
 from lingtrace.io.atomic import atomic_dir, write_json
@@ -21,9 +22,11 @@ from lingtrace.model.tokenizer import load_tokenizer, train_tokenizer
 log = logging.getLogger(__name__)
 
 
-def build_tokenizer(corpus_path: str | os.PathLike, out_dir: str | os.PathLike, cfg: dict) -> None:
+def build_tokenizer(corpus_path: str | os.PathLike, out_dir: str | os.PathLike, cfg=None) -> None:
+    """Train the tokenizer (``tokenizer`` settings) on the corpus' ``text`` column; save it to ``out_dir``."""
+    cfg = settings.load("tokenizer", cfg)
     texts = pq.read_table(corpus_path, columns=["text"])["text"].to_pylist()
-    tokenizer = train_tokenizer(texts, vocab_size=cfg["vocab_size"], min_frequency=cfg.get("min_frequency", 2))
+    tokenizer = train_tokenizer(texts, vocab_size=cfg.vocab_size, min_frequency=cfg.min_frequency)
     with atomic_dir(out_dir) as tmp:
         tokenizer.save_pretrained(tmp)
     log.info("tokenizer: %d tokens, trained on %d sentences", len(tokenizer), len(texts))
@@ -33,33 +36,37 @@ def pretrain_mlm(
     corpus_path: str | os.PathLike,
     tokenizer_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
-    arch: dict,
-    cfg: dict,
-    threads: int = 1,
+    arch=None,
+    cfg=None,
+    threads: int | None = None,
+    device: str | None = None,
 ) -> dict:
-    """Train ``XLMRobertaForMaskedLM`` from scratch; save it (and the tokenizer) with save_pretrained."""
-    torch = setup_torch(threads, seed=cfg["seed"])
+    """Train ``XLMRobertaForMaskedLM`` from scratch (``model.arch`` and ``pretrain`` settings); save it
+    (and the tokenizer) with save_pretrained."""
+    arch = settings.load("model", {"arch": settings.as_dict(arch) or {}}).arch
+    cfg = settings.load("pretrain", cfg)
+    torch = setup_torch(threads, seed=cfg.seed)
     from transformers import DataCollatorForLanguageModeling, XLMRobertaForMaskedLM, get_scheduler
 
-    device = resolve_device(cfg.get("device", "cpu"))
+    device = resolve_device(device)
     tokenizer = load_tokenizer(tokenizer_dir)
     texts = pq.read_table(corpus_path, columns=["text"])["text"].to_pylist()
-    max_length = cfg["max_length"]
+    max_length = cfg.max_length
     encoded = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
     model = XLMRobertaForMaskedLM(tiny_config(arch, tokenizer, max_length)).to(device)
     collator = DataCollatorForLanguageModeling(
-        tokenizer, mlm_probability=cfg["mlm_probability"], seed=cfg["seed"], return_tensors="pt"
+        tokenizer, mlm_probability=cfg.mlm_probability, seed=cfg.seed, return_tensors="pt"
     )
-    steps_per_epoch = math.ceil(len(encoded) / cfg["batch_size"])
-    total = steps_per_epoch * cfg["epochs"]
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg["learning_rate"], weight_decay=cfg["weight_decay"])
-    scheduler = get_scheduler("linear", optimizer, int(cfg["warmup_ratio"] * total), total)
-    generator = torch.Generator().manual_seed(cfg["seed"])
+    steps_per_epoch = math.ceil(len(encoded) / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    scheduler = get_scheduler("linear", optimizer, int(cfg.warmup_ratio * total), total)
+    generator = torch.Generator().manual_seed(cfg.seed)
     model.train()
     step, losses = 0, []
-    for epoch in range(cfg["epochs"]):
+    for epoch in range(cfg.epochs):
         order = torch.randperm(len(encoded), generator=generator).tolist()
-        for idx in batch_indices(len(order), cfg["batch_size"]):
+        for idx in batch_indices(len(order), cfg.batch_size):
             batch = collator([{"input_ids": encoded[order[i]]} for i in idx])
             batch = {k: v.to(device) for k, v in batch.items()}
             loss = model(**batch).loss

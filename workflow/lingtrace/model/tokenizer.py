@@ -8,11 +8,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
+from lingtrace import settings
+
 SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int = 2):
-    """Train a byte-pair-encoding tokenizer on ``texts`` and wrap it as a transformers tokenizer."""
+def train_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int | None = None):
+    """Train a byte-pair-encoding tokenizer on ``texts`` and wrap it as a transformers tokenizer
+    (``min_frequency`` None: the ``tokenizer`` section's default)."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -21,7 +24,10 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int = 
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
     tok.decoder = decoders.Metaspace()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=SPECIAL_TOKENS, show_progress=False
+        vocab_size=vocab_size,
+        min_frequency=settings.load("tokenizer").min_frequency if min_frequency is None else min_frequency,
+        special_tokens=SPECIAL_TOKENS,
+        show_progress=False,
     )
     tok.train_from_iterator(texts, trainer)
     bos, eos = tok.token_to_id("<s>"), tok.token_to_id("</s>")
@@ -38,7 +44,9 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int = 
     )
 
 
-def load_tokenizer(path: str | os.PathLike, trust_remote_code: bool = False):
+def load_tokenizer(path: str | os.PathLike, trust_remote_code: bool | None = None):
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    from lingtrace.model.build import remote_code
+
+    return AutoTokenizer.from_pretrained(path, trust_remote_code=remote_code(trust_remote_code))

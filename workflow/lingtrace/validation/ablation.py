@@ -11,20 +11,22 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from lingtrace import settings
 from lingtrace.analysis.stats import spearman
-from lingtrace.summary import final_checkpoint
+from lingtrace.finetuning.evaluate import final_checkpoint
 
 
-def t_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+def t_interval(values: np.ndarray, confidence: float | None = None) -> tuple[float, float]:
     """Two-sided t-interval of the mean; (nan, nan) with fewer than two values."""
     values = np.asarray(values, dtype=float)
+    confidence = settings.load("analysis").confidence if confidence is None else confidence
     if len(values) < 2:
         return float("nan"), float("nan")
     half = stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
     return float(values.mean() - half), float(values.mean() + half)
 
 
-def ablation_deltas(metrics: pl.DataFrame, confidence: float = 0.95) -> pl.DataFrame:
+def ablation_deltas(metrics: pl.DataFrame, confidence: float | None = None) -> pl.DataFrame:
     """Per removed language L and test language T: mean over seeds of (without-L minus joint) in
     accuracy and loss, paired by seed, with t-intervals. Columns: removed_lang, test_lang, n_seeds,
     delta_accuracy, delta_accuracy_low, delta_accuracy_high, delta_loss, delta_loss_low, delta_loss_high."""

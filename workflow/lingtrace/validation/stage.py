@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from lingtrace import settings
 from lingtrace.io.atomic import write_json, write_parquet, write_parquet_and_csv
 from lingtrace.validation.ablation import ablation_deltas, agreement, mono_baselines
 from lingtrace.validation.removal import (
@@ -15,31 +16,34 @@ from lingtrace.validation.removal import (
 )
 
 
-def write_removal_sets(topk_path, train_path, cfg: dict, out_sample, out_tracin, out_random) -> None:
-    """The sampled test examples (of the fine-tuning languages ``cfg['langs']``), the union of their
-    top-m proponents, and as many random examples."""
+def write_removal_sets(topk_path, train_path, params: dict, out_sample, out_tracin, out_random) -> None:
+    """The sampled test examples (of the task's fine-tuning languages), the union of their top-m
+    proponents, and as many random examples (``removal`` settings)."""
+    cfg = settings.load("removal", params.get("removal"))
     topk = pl.read_parquet(topk_path)
-    scored = topk.select("test_uid", "test_lang").unique().filter(pl.col("test_lang").is_in(cfg["langs"]))
-    sample = sample_test_examples(scored, cfg["test_per_lang"], cfg["seed"])
-    tracin = tracin_removal(topk, sample, cfg["m"], cfg["variant"])
+    langs = list(params["task"]["train_langs"])
+    scored = topk.select("test_uid", "test_lang").unique().filter(pl.col("test_lang").is_in(langs))
+    sample = sample_test_examples(scored, cfg.test_per_lang, cfg.seed)
+    tracin = tracin_removal(topk, sample, cfg.m, cfg.variant)
     pool = pl.read_parquet(train_path, columns=["uid"])["uid"].to_list()
     write_parquet(sample, out_sample)
     write_parquet(pl.DataFrame({"uid": tracin}, schema={"uid": pl.String}), out_tracin)
-    write_parquet(pl.DataFrame({"uid": random_removal(pool, len(tracin), cfg["seed"])}, schema={"uid": pl.String}), out_random)
+    write_parquet(pl.DataFrame({"uid": random_removal(pool, len(tracin), cfg.seed)}, schema={"uid": pl.String}), out_random)
 
 
-def validate_task(metrics_path, predictions_path, tables_dir, sample_path, cfg: dict, out_ablation, out_mono,
-                  out_removal, out_json) -> None:  # fmt: skip
+def validate_task(metrics_path, predictions_path, matrix_path, shares_path, sample_path, params: dict, out_ablation,
+                  out_mono, out_removal, out_json) -> None:  # fmt: skip
     """Ablation deltas and their agreement with TracIn; removal-test effects; the summary piece."""
+    cfg = settings.load("analysis", params.get("analysis"))
     metrics = pl.read_parquet(metrics_path)
-    deltas = ablation_deltas(metrics, cfg["confidence"]) if metrics["run"].str.starts_with("without-").any() else (
+    deltas = ablation_deltas(metrics, cfg.confidence) if metrics["run"].str.starts_with("without-").any() else (
         pl.DataFrame(schema={"removed_lang": pl.String, "test_lang": pl.String, "delta_accuracy": pl.Float64}))
     write_parquet_and_csv(deltas, out_ablation)
     write_parquet_and_csv(mono_baselines(metrics), out_mono)
-    variant, k = cfg["variant"], cfg["headline_k"]
-    matrix = pl.read_parquet(f"{tables_dir}/influence_matrix.parquet").filter(
+    variant, k = cfg.variant, cfg.headline_k
+    matrix = pl.read_parquet(matrix_path).filter(
         (pl.col("run") == "joint") & (pl.col("checkpoint") == "all") & (pl.col("variant") == variant))
-    shares = pl.read_parquet(f"{tables_dir}/language_shares.parquet").filter(
+    shares = pl.read_parquet(shares_path).filter(
         (pl.col("run") == "joint") & (pl.col("checkpoint") == "all") & (pl.col("variant") == variant)
         & (pl.col("direction") == "proponent") & (pl.col("k") == k))  # fmt: skip
     summary = {

@@ -1,0 +1,50 @@
+"""Fine-tuning: checkpoints with traces, determinism, and a loud stop on non-finite loss."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from lingtrace.errors import NumericalError
+from lingtrace.finetuning.trainer import finetune
+
+from conftest import FINETUNE, checkpoint_dirs
+
+
+def test_checkpoints_have_traces(tiny_run, tiny_data):
+    train, _ = tiny_data
+    steps_per_epoch = -(-train.num_rows // FINETUNE["batch_size"])
+    traces = [json.loads((tiny_run / f"checkpoints/epoch-{e}/trace.json").read_text()) for e in (1, 2)]
+    assert [t["epoch"] for t in traces] == [1, 2]
+    assert traces[0]["first_step"] == 1 and traces[0]["last_step"] == steps_per_epoch
+    assert traces[1]["first_step"] == steps_per_epoch + 1
+    assert all(0 < t["mean_lr"] <= FINETUNE["learning_rate"] for t in traces)
+    # linear decay: the second epoch's mean learning rate is lower than the first's peak region
+    assert traces[1]["mean_lr"] < FINETUNE["learning_rate"]
+    assert (tiny_run / "checkpoints/epoch-2/model.safetensors").is_file()
+    assert not list(tiny_run.glob("checkpoints/.*"))  # no temporary leftovers
+
+
+def test_same_seed_same_weights(tmp_path, tiny_model_dir, tiny_data, tiny_run):
+    train, _ = tiny_data
+    finetune(train, tiny_model_dir, checkpoint_dirs(tmp_path, 2), FINETUNE, num_labels=3, seed=0)
+    again = load_file(tmp_path / "checkpoints/epoch-1/model.safetensors")
+    first = load_file(tiny_run / "checkpoints/epoch-1/model.safetensors")
+    assert all(torch.equal(first[k], again[k]) for k in first)
+
+
+def test_other_seed_other_weights(tmp_path, tiny_model_dir, tiny_data, tiny_run):
+    train, _ = tiny_data
+    finetune(train, tiny_model_dir, checkpoint_dirs(tmp_path, 1), {**FINETUNE, "epochs": 1}, num_labels=3, seed=1)
+    other = load_file(tmp_path / "checkpoints/epoch-1/model.safetensors")
+    first = load_file(tiny_run / "checkpoints/epoch-1/model.safetensors")
+    assert not torch.equal(first["classifier.out_proj.weight"], other["classifier.out_proj.weight"])
+
+
+def test_nan_loss_stops_with_uids(tmp_path, tiny_model_dir, tiny_data):
+    train, _ = tiny_data
+    cfg = {**FINETUNE, "epochs": 1, "learning_rate": float("inf")}
+    with pytest.raises(NumericalError, match=r"non-finite training loss .* uids \['nli-train-"):
+        finetune(train, tiny_model_dir, checkpoint_dirs(tmp_path, 1), cfg, num_labels=3, seed=0)
+    assert not (tmp_path / "checkpoints/epoch-1").exists()

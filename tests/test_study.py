@@ -1,0 +1,64 @@
+"""Cross-key config checks name the key at fault; derived lists follow the config."""
+
+import copy
+
+import pytest
+import yaml
+
+from lingtrace import study
+from lingtrace.errors import ConfigError
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def cfg():
+    from snakemake.utils import validate
+
+    raw = yaml.safe_load((ROOT / "config.yaml").read_text())
+    validate(raw, str(ROOT / "workflow/schemas/config.schema.yaml"))
+    return raw
+
+
+def test_default_config_passes(cfg):
+    study.check_study(cfg)
+
+
+def test_run_names(cfg):
+    task = study.task_list(cfg)[0]
+    names = study.run_names(cfg, task)
+    assert names[0] == "joint"
+    assert "without-ala" in names and "mono-gaa" in names and "boost-ala" in names
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c["runs"].update(without=["xx"]), r"runs.without: \['xx'\] are not fine-tuning languages"),
+        (lambda c: c["tasks"][0].update(train_langs=["ala", "zzz"]), r"tasks\[0\] \(paraphrase\).train_langs.*zzz"),
+        (lambda c: c["tasks"][1].update(test_langs=["ala", "bec", "alc", "qqq"]), r"test_langs: \['qqq'\] are neither"),
+        (lambda c: c.setdefault("influence", {}).update(checkpoints=[2, 9]), r"influence.checkpoints: epoch 9"),
+        (lambda c: c["influence"].update(top_k=5000), r"influence.top_k: 5000 is larger than the training pool"),
+        (lambda c: c["influence"].update(runs=["joint", "mono-xx"]), r"influence.runs: 'mono-xx' is not a run"),
+        (lambda c: c["tasks"][2].pop("shape"), r"tasks\[2\] \(review\).shape"),
+        (lambda c: c["tasks"].append(copy.deepcopy(c["tasks"][0])), r"task name\(s\) \['paraphrase'\] used more"),
+    ],
+)
+def test_contradictions_are_named(cfg, edit, message):
+    edit(cfg)
+    with pytest.raises(ConfigError, match=message):
+        study.check_study(cfg)
+
+
+def test_schema_names_bad_keys(cfg):
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    cfg["finetune"]["epochs"] = -1
+    with pytest.raises(WorkflowError, match="epochs"):
+        validate(cfg, str(ROOT / "workflow/schemas/config.schema.yaml"))
+
+
+def test_canonical_is_order_independent():
+    assert study.canonical({"b": 1, "a": [1, 2]}) == study.canonical({"a": [1, 2], "b": 1})

@@ -1,0 +1,187 @@
+"""Study-level config logic: derived lists (tasks, runs, seeds, checkpoints) and checks across keys.
+
+The config schema checks each key on its own and holds every default (lingtrace.settings);
+``check_study`` checks what no schema can: that languages named in one place exist in another, that
+checkpoints and k fit what training produces. The Snakefile calls it before any job runs.
+"""
+
+from __future__ import annotations
+
+import json
+
+from lingtrace import settings
+from lingtrace.data.sources import source_of
+from lingtrace.errors import ConfigError
+from lingtrace.finetuning.runs import parse_run
+
+
+def canonical(obj) -> str:
+    """A stable JSON text of a config slice: the same slice always gives the same text."""
+    return json.dumps(settings.as_dict(obj), sort_keys=True, separators=(",", ":"))
+
+
+def resolve_task(raw):
+    """A task's typed settings: schema defaults, then the derived keys its source fills in
+    (``test_langs``, ``num_labels``, ``parallel``). Settings already resolved are returned as they are."""
+    if not isinstance(raw, dict):
+        return raw
+    task = settings.with_defaults("task", raw)
+    return settings.load("task", source_of(task).resolve(task))
+
+
+def task_list(config: dict) -> list:
+    return [resolve_task(t) for t in config["tasks"]]
+
+
+def chance(task) -> float:
+    """Accuracy of a uniform guess: the babel tasks are balanced; real tasks may be too."""
+    return 1.0 / task.num_labels
+
+
+def _run_langs(value, task) -> list[str]:
+    return list(task.train_langs) if value == "all" else list(value)
+
+
+def task_runs(config: dict, task) -> dict:
+    """The task's run settings: its own ``runs`` if it has them, else the top-level ones."""
+    runs = settings.as_dict(task.runs) if task.runs is not None else config["runs"]
+    runs = settings.with_defaults("runs", runs)
+    return {
+        "without": _run_langs(runs["without"], task),
+        "mono": _run_langs(runs["mono"], task),
+        "boost": _run_langs(runs["boost"], task),
+        "removal": runs["removal"],
+    }
+
+
+def run_names(config: dict, task) -> list[str]:
+    """Every fine-tuning run of a task, joint first."""
+    runs = task_runs(config, task)
+    names = ["joint"]
+    names += [f"without-{lang}" for lang in runs["without"]]
+    names += [f"mono-{lang}" for lang in runs["mono"]]
+    names += [f"boost-{lang}" for lang in runs["boost"]]
+    if runs["removal"]:
+        names += ["remove-tracin", "remove-random"]
+    return names
+
+
+def seeds(config: dict) -> list[int]:
+    return list(config["study"]["seeds"])
+
+
+def influence_seed(config: dict) -> int:
+    return seeds(config)[0]
+
+
+def influence_runs(config: dict, task) -> list[str]:
+    """Runs whose gradients are dumped and scored: the task's ``influence_runs``, else
+    ``influence.runs``; joint always (the removal test and the analyses compare against it)."""
+    wanted = list(task.influence_runs or config["influence"]["runs"])
+    return wanted if "joint" in wanted else ["joint", *wanted]
+
+
+def epochs(config: dict) -> list[int]:
+    return list(range(1, config["finetune"]["epochs"] + 1))
+
+
+def influence_checkpoints(config: dict) -> list[int]:
+    chosen = config["influence"]["checkpoints"]
+    return epochs(config) if chosen == "all" else sorted(chosen)
+
+
+def pool_size(task, run: str) -> int:
+    """Training examples a run sees."""
+    source = source_of(task)
+    sizes = {lang: source.size(task, "train", lang) for lang in task.train_langs}
+    spec = parse_run(run)
+    if spec.kind == "mono":
+        return sizes[spec.arg]
+    total = sum(sizes.values())
+    if spec.kind == "without":
+        return total - sizes[spec.arg]
+    if spec.kind == "boost":
+        return total + source.size(task, "extra", spec.arg)
+    return total
+
+
+def check_study(config: dict) -> None:
+    """Raise ConfigError naming the key, for contradictions across keys."""
+    config = settings.complete(config)
+    if "world" not in config and any(t["source"] == "synthetic" for t in config["tasks"]):
+        raise ConfigError("world: synthetic tasks need a world of languages")
+    world_langs = {lang["code"] for lang in (config.get("world") or {}).get("languages", [])}
+    names = [t["name"] for t in config["tasks"]]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"tasks: task name(s) {duplicates} used more than once")
+    for i, raw in enumerate(config["tasks"]):
+        task = resolve_task(raw)
+        where = f"tasks[{i}] ({task.name})"
+        source_of(task).check(task, where, world_langs)
+        _check_task_languages(task, where)
+        _check_task_runs(config, task, where)
+        _check_pool_sizes(config, task)
+    for epoch in influence_checkpoints(config):
+        if epoch > config["finetune"]["epochs"]:
+            raise ConfigError(
+                f"influence.checkpoints: epoch {epoch} is not produced: finetune.epochs is {config['finetune']['epochs']}"
+            )
+    analysis, top_k = config["analysis"], config["influence"]["top_k"]
+    for k in analysis["k"]:
+        if k > top_k:
+            raise ConfigError(f"analysis.k: {k} is larger than influence.top_k ({top_k}), which bounds what is kept")
+    if analysis["headline_k"] not in analysis["k"]:
+        raise ConfigError(f"analysis.headline_k: {analysis['headline_k']} is not one of analysis.k {analysis['k']}")
+
+
+def _check_task_languages(task, where: str) -> None:
+    both = sorted(set(task.train_langs) & set(task.zero_shot_langs))
+    if both:
+        raise ConfigError(f"{where}.zero_shot_langs: {both} are also fine-tuning languages")
+    known = set(task.train_langs) | set(task.zero_shot_langs)
+    stray = [lang for lang in task.test_langs if lang not in known]
+    if stray:
+        raise ConfigError(
+            f"{where}.test_langs: {stray} are neither fine-tuning (train_langs) nor zero-shot (zero_shot_langs) languages"
+        )
+    sized = [lang for lang in task.train_sizes if lang not in task.train_langs]
+    if sized:
+        raise ConfigError(f"{where}.train_sizes: {sized} are not fine-tuning languages of the task")
+
+
+def _check_task_runs(config: dict, task, where: str) -> None:
+    runs_key = f"{where}.runs" if task.runs is not None else "runs"
+    for kind, langs in task_runs(config, task).items():
+        if kind == "removal":
+            continue
+        unknown = [lang for lang in langs if lang not in task.train_langs]
+        if unknown:
+            raise ConfigError(
+                f"{runs_key}.{kind}: {unknown} are not fine-tuning languages of task {task.name} "
+                f"(train_langs: {list(task.train_langs)})"
+            )
+    made = run_names(config, task)
+    key = f"{where}.influence_runs" if task.influence_runs else "influence.runs"
+    for run in influence_runs(config, task):
+        try:
+            parse_run(run)
+        except ValueError as err:
+            raise ConfigError(f"{key}: {err}") from None
+        if run not in made:
+            raise ConfigError(f"{key}: {run!r} is not a run of task {task.name} (its runs: {made})")
+
+
+def _check_pool_sizes(config: dict, task) -> None:
+    top_k = config["influence"]["top_k"]
+    shards = config["gradients"]["shards"]["train"]
+    for run in influence_runs(config, task):
+        pool = pool_size(task, run)
+        if top_k > pool:
+            raise ConfigError(
+                f"influence.top_k: {top_k} is larger than the training pool of {task.name}/{run} ({pool} examples)"
+            )
+        if shards > pool:
+            raise ConfigError(f"gradients.shards.train: {shards} shards for only {pool} training examples in {run}")
+    if task_runs(config, task)["removal"] and config["removal"]["m"] > top_k:
+        raise ConfigError(f"removal.m: {config['removal']['m']} is larger than influence.top_k ({top_k})")
