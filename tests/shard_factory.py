@@ -15,12 +15,19 @@ from lingtrace.tracin.store import write_grad_shard
 from lingtrace.tracin.tables import LANG_SCHEMA, TOPK_SCHEMA
 
 
-def shard_metadata(epoch: int, eta: float, dim: int, split: str, shard=0, n_shards=1, seed=0) -> dict:
+def fingerprint(epoch: int, run="joint", seed=0) -> dict:
+    """A checkpoint fingerprint as dump_gradients writes it (the weights hash made up from the rest)."""
+    return {"run": run, "seed": seed, "epoch": epoch, "weights_sha256": f"{run}-{seed}-{epoch}".encode().hex()}
+
+
+def shard_metadata(epoch: int, eta: float, dim: int, split: str, shard=0, n_shards=1, seed=0, run="joint",
+                   model_seed=0) -> dict:  # fmt: skip
     return {
         "projection": {"kind": "gaussian", "seed": seed, "dim": dim, "total_dim": dim},
         "layers": {"pattern": "classifier.*", "modules": ["classifier.out_proj"]},
         "checkpoint": epoch,
         "eta": eta,
+        "fingerprint": fingerprint(epoch, run, model_seed),
         "dtype": "float32",
         "split": split,
         "shard": shard,
@@ -28,7 +35,8 @@ def shard_metadata(epoch: int, eta: float, dim: int, split: str, shard=0, n_shar
     }
 
 
-def write_split(root, split, vectors, uids, langs, etas, epochs=None, n_shards=1, seed=0) -> dict[int, list[Path]]:
+def write_split(root, split, vectors, uids, langs, etas, epochs=None, n_shards=1, seed=0, run="joint",
+                model_seed=0) -> dict[int, list[Path]]:  # fmt: skip
     """Write ``vectors`` (C, n, dim) as n_shards shards per checkpoint; returns {epoch: [paths]}."""
     epochs = epochs or list(range(1, len(vectors) + 1))
     parts = np.array_split(np.arange(len(uids)), n_shards)
@@ -45,7 +53,7 @@ def write_split(root, split, vectors, uids, langs, etas, epochs=None, n_shards=1
                 [0] * n,
                 np.zeros(n),
                 vectors[c][rows],
-                shard_metadata(epoch, etas[c], vectors.shape[2], split, i, n_shards, seed),
+                shard_metadata(epoch, etas[c], vectors.shape[2], split, i, n_shards, seed, run, model_seed),
             )
             out.setdefault(epoch, []).append(path)
     return out

@@ -3,6 +3,7 @@
 import re
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -192,11 +193,17 @@ def test_dump_round_trip_and_shards_cover_every_uid_once(tmp_path, tiny_checkpoi
     assert shards[1].grads.shape == (16, meta["projection"]["total_dim"])
 
     table = pq.read_table(tmp_path / "shard-1.parquet")
+    dim = meta["projection"]["total_dim"]
     assert table.schema.names == grad_schema(1, "float16").names
-    assert str(table.schema.field("grad").type.value_type) == "halffloat"
+    assert table.schema.field("grad").type == pa.binary(2 * dim)  # dim float16 values per row
+    stored = np.frombuffer(table["grad"].combine_chunks().buffers()[1], dtype="<f2").reshape(-1, dim)
+    np.testing.assert_array_equal(stored.astype(np.float32), shards[1].grads)
     rows = train.filter(pc.is_in(train["uid"], table["uid"])).sort_by("uid")
     assert shards[1].labels.tolist() == rows["label"].to_pylist() and shards[1].langs == rows["lang"].to_pylist()
-    np.testing.assert_allclose(table["grad_norm"].to_numpy(), np.linalg.norm(shards[1].grads, axis=1), rtol=1e-6)
+    expected_norms = np.linalg.norm(shards[1].grads.astype(np.float64), axis=1)
+    np.testing.assert_allclose(table["grad_norm"].to_numpy(), expected_norms, rtol=1e-6)
+    assert meta["fingerprint"]["epoch"] == 1 and meta["fingerprint"]["seed"] == trace["seed"]
+    assert len(meta["fingerprint"]["weights_sha256"]) == 64
 
 
 def test_dump_matches_compute_gradients(tmp_path, tiny_checkpoints, tiny_data):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -25,8 +26,39 @@ def read_trace(path: str | os.PathLike) -> dict:
     return trace
 
 
-def load_checkpoint(path: str | os.PathLike, device=None, dtype=None, trust_remote_code: bool | None = None):
-    """(model, tokenizer, trace) from a checkpoint directory; weights only through safetensors."""
+def weights_files(path: Path) -> list[Path]:
+    """The checkpoint's safetensors weights: model.safetensors, or the files its index names."""
+    index = path / "model.safetensors.index.json"
+    if (path / "model.safetensors").is_file() or not index.is_file():
+        return [path / "model.safetensors"]
+    try:
+        names = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+    except (json.JSONDecodeError, KeyError, AttributeError) as err:
+        raise ArtifactError(f"{index}: not a safetensors index ({err}). {RERUN}") from None
+    return [path / name for name in names]
+
+
+def checkpoint_fingerprint(path: str | os.PathLike, trace: dict, run: str | None = None) -> dict:
+    """What identifies the weights a gradient came from: run, seed, epoch and the SHA-256 of the
+    weights file(s). Hashing reads the weights once (about a second per GB)."""
+    digest = hashlib.sha256()
+    for file in weights_files(Path(path)):
+        try:
+            with open(file, "rb") as handle:
+                while block := handle.read(1 << 24):
+                    digest.update(block)
+        except FileNotFoundError:
+            raise ArtifactError(f"{file}: missing from the checkpoint. {RERUN}") from None
+    return {"run": run, "seed": trace.get("seed"), "epoch": trace.get("epoch"), "weights_sha256": digest.hexdigest()}
+
+
+def load_checkpoint(
+    path: str | os.PathLike, device=None, dtype=None, trust_remote_code: bool | None = None, fingerprint: bool = False
+):
+    """(model, tokenizer, trace) from a checkpoint directory; weights only through safetensors.
+
+    ``fingerprint``: also hash the weights, as ``trace["fingerprint"]`` (see checkpoint_fingerprint;
+    its ``run`` is left None for the caller to fill)."""
     from transformers import AutoModelForSequenceClassification
 
     from lingtrace.model.build import remote_code
@@ -47,4 +79,6 @@ def load_checkpoint(path: str | os.PathLike, device=None, dtype=None, trust_remo
     if device is not None:
         model = model.to(device)
     model.eval()
+    if fingerprint:
+        trace = {**trace, "fingerprint": checkpoint_fingerprint(path, trace)}
     return model, load_tokenizer(path, trust_remote_code=trust_remote_code), trace

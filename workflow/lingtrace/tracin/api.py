@@ -29,7 +29,9 @@ from lingtrace.errors import ArtifactError, ConfigError
 from lingtrace.tracin.kernel import ALL, VARIANTS, prepare_test, score_blocks
 from lingtrace.tracin.merge import merge_lang, merge_topk
 from lingtrace.tracin.score import score_shard
-from lingtrace.tracin.shards import as_path_lists, check_pairing, load_split
+from lingtrace.tracin.shards import as_path_lists, check_pairing, load_split, tensors
+
+DENSE_CHUNK_ROWS = 4096  # training rows per float64 block of tracin_scores
 
 ShardsByCheckpoint = Mapping[int | str, str | os.PathLike | Sequence[str | os.PathLike]]
 
@@ -62,10 +64,15 @@ def tracin_scores(
     if checkpoint is not None and str(checkpoint) not in train.checkpoints:
         raise ArtifactError(f"checkpoint {checkpoint!r} is not among the given shards' {train.checkpoints}")
     wanted = ALL if checkpoint is None else train.checkpoints.index(str(checkpoint))
-    side = prepare_test(torch.from_numpy(test.vectors).double(), torch.tensor(train.etas, dtype=torch.float64))
-    train_vectors = torch.from_numpy(train.vectors).double()
-    blocks = {slot: block for slot, _, block in score_blocks(side, train_vectors, [variant])}
-    return DenseScores(blocks[wanted].numpy().copy(), test.uids, train.uids)
+    side = prepare_test(torch.stack(tensors(test.vectors)).double(), torch.tensor(train.etas, dtype=torch.float64))
+    train_vectors = tensors(train.vectors)
+    scores = np.empty((len(test.uids), len(train.uids)))
+    step = DENSE_CHUNK_ROWS
+    for start in range(0, len(train.uids), step):  # float64 a chunk at a time: memory stays at the float32 shards
+        chunk = [v[start : start + step].double() for v in train_vectors]
+        blocks = {slot: block for slot, _, block in score_blocks(side, chunk, [variant])}
+        scores[:, start : start + step] = blocks[wanted].numpy()
+    return DenseScores(scores, test.uids, train.uids)
 
 
 def influence_tables(
@@ -127,19 +134,23 @@ def dump_checkpoints(
     ``finetune.max_length``); ``device`` None: ``study.device``."""
     from pathlib import Path
 
+    from lingtrace.device import resolve_device
+    from lingtrace.io.checkpoints import load_checkpoint
     from lingtrace.tracin.gradients import dump_gradients
-    from lingtrace.io.checkpoints import read_trace
 
     cfg = settings.load("gradients", gradients)
     max_length = max_length or settings.load("finetune").max_length
     device = device or settings.load("study").device
     train_paths, test_paths = {}, {}
     for checkpoint in checkpoints:
-        epoch = int(read_trace(checkpoint)["epoch"])
+        loaded = load_checkpoint(checkpoint, device=resolve_device(device), fingerprint=True)  # once per checkpoint
+        epoch = int(loaded[2]["epoch"])
         base = Path(out_dir) / f"epoch-{epoch}"
         train_paths[epoch] = [str(base / "train" / f"shard-{i}.parquet") for i in range(train_shards)]
         test_paths[epoch] = [str(base / "test" / "shard-0.parquet")]
         for i, path in enumerate(train_paths[epoch]):
-            dump_gradients(checkpoint, train, cfg, path, "train", max_length, i, train_shards, threads, device)
-        dump_gradients(checkpoint, test, cfg, test_paths[epoch][0], "test", max_length, 0, 1, threads, device)
+            dump_gradients(checkpoint, train, cfg, path, "train", max_length, i, train_shards, threads, device,
+                           loaded=loaded)  # fmt: skip
+        dump_gradients(checkpoint, test, cfg, test_paths[epoch][0], "test", max_length, 0, 1, threads, device,
+                       loaded=loaded)  # fmt: skip
     return train_paths, test_paths

@@ -34,12 +34,12 @@ log = logging.getLogger("lingtrace.tracin.gradients")
 
 TRACEABLE = (nn.Linear, nn.Embedding)
 LOG_EVERY_S = 30.0
-FLOAT16_MAX = float(np.finfo(np.float16).max)
 
 
 @dataclass
 class Gradients:
-    """Per-example results in input order; ``grads`` is (n, total_dim)."""
+    """Per-example results in input order; ``grads`` is (n, total_dim) in the storage dtype and
+    ``norms`` (n,) float64 the L2 norm of each stored row."""
 
     uids: list[str]
     langs: list[str]
@@ -47,6 +47,7 @@ class Gradients:
     preds: list[int]
     losses: np.ndarray
     grads: np.ndarray
+    norms: np.ndarray
 
 
 def select_layers(model: nn.Module, pattern: str) -> dict[str, nn.Module]:
@@ -82,17 +83,21 @@ def frozen_parameters(model: nn.Module):
 class GradientTracer:
     """Hooks on the traced modules that turn one batched backward into per-example vectors.
 
-    Use as a context manager (registers and removes the hooks); per batch: ``start(attention_mask)``,
-    forward, ``backward(summed loss)``, then ``vectors(losses)`` -> (B, projector.total_dim).
+    Use as a context manager (registers and removes the hooks); per batch: ``start(attention_mask,
+    out)``, forward, ``backward(summed loss)``, ``finish()``: then ``out`` (B, projector.total_dim)
+    holds the batch's vectors. Each layer writes its columns of ``out`` from its tensor hook, as soon
+    as its output gradient is known, so no activation outlives its layer's backward.
     """
 
     def __init__(self, modules: dict[str, nn.Module], projector):
         self.modules = modules
         self.projector = projector
         self.handles = []
-        self.mask = None
+        self.mask = None  # (B, T): which tokens are real
+        self.token_mask = None  # (B, T, 1) in the compute dtype, None when nothing is padded
+        self.out = None
         self.activations: dict[str, torch.Tensor] = {}
-        self.results: dict[str, torch.Tensor] = {}
+        self.written: set[str] = set()
         self.leaves: list[torch.Tensor] = []
 
     def __enter__(self) -> GradientTracer:
@@ -104,20 +109,25 @@ class GradientTracer:
         for handle in self.handles:
             handle.remove()
         self.handles.clear()
-        self.start(None)
+        self.start(None, None)
 
-    def start(self, attention_mask: torch.Tensor | None) -> None:
-        """Forget the last batch; ``attention_mask`` (B, T) masks the token-level gradients of the next."""
-        self.mask = attention_mask
+    def start(self, attention_mask: torch.Tensor | None, out: torch.Tensor | None) -> None:
+        """Forget the last batch; ``attention_mask`` (B, T) masks the token-level gradients of the next,
+        whose vectors go to ``out`` (B, total_dim)."""
+        self.mask, self.out, self.token_mask = attention_mask, out, None
+        if attention_mask is not None and not bool(attention_mask.all()):
+            self.token_mask = attention_mask.unsqueeze(-1).to(out.dtype)
+        if out is not None and self.projector.shared:
+            out.zero_()
         self.activations.clear()
-        self.results.clear()
+        self.written.clear()
         self.leaves.clear()
 
     def _forward_hook(self, name: str):
         layer = self.projector.layers[name]
 
         def hook(module, inputs, output):
-            if name in self.activations or name in self.results:
+            if name in self.activations or name in self.written:
                 raise ConfigError(
                     f"gradients.layers: {name} runs more than once per forward pass; per-example gradients of "
                     "shared modules are not supported, leave it out of the pattern"
@@ -144,28 +154,29 @@ class GradientTracer:
         )
 
     def _on_gradient(self, name: str, grad: torch.Tensor) -> None:
+        # a per-example output (B, out) is one token and has no padding; padded tokens' outputs reach
+        # no loss, and the mask makes their share exactly zero, not just tiny
+        mask = None if grad.dim() == 2 else self.token_mask
         if grad.dim() == 2:
             grad = grad.unsqueeze(1)
-        else:  # padded tokens' outputs reach no loss; the mask makes that exact, not just tiny
-            grad = grad * self.mask.unsqueeze(-1).to(grad.dtype)
         layer = self.projector.layers[name]
-        self.results[name] = layer.combine(self.activations.pop(name), layer.gradients(grad))
+        start, stop = self.projector.offsets[name]
+        layer.write(self.activations.pop(name), layer.gradients(grad), mask, self.out[:, start:stop])
+        self.written.add(name)
 
     def backward(self, loss: torch.Tensor) -> None:
         """Backward from the summed loss to the earliest traced outputs only; no .grad anywhere."""
         if loss.requires_grad:  # else no traced module lies upstream of the loss
             torch.autograd.grad(loss, self.leaves, allow_unused=True)
 
-    def vectors(self, like: torch.Tensor) -> torch.Tensor:
-        """(B, total_dim) for a batch of B = len(like); a traced module the loss does not depend on
-        contributes its exact gradient, zeros (on like's device, in its dtype)."""
-        per_layer = []
-        for name, layer in self.projector.layers.items():
-            result = self.results.get(name)
-            if result is None:
-                result = like.new_zeros(len(like), layer.dim)
-            per_layer.append(result)
-        return self.projector.assemble(per_layer)
+    def finish(self) -> None:
+        """A traced module the loss does not depend on has the exact gradient zero."""
+        if not self.projector.shared:
+            for name in self.projector.layers:
+                if name not in self.written:
+                    start, stop = self.projector.offsets[name]
+                    self.out[:, start:stop] = 0
+        self.activations.clear()
 
 
 def non_finite_uids(values: torch.Tensor, uids: list[str]) -> list[str]:
@@ -184,16 +195,36 @@ def check_finite(values: torch.Tensor, uids: list[str], what: str) -> None:
         )
 
 
-def batch_gradients(model: nn.Module, tracer: GradientTracer, batch: dict, uids: list[str]):
-    """(losses (B,), preds (B,), vectors (B, total_dim)) of one padded batch."""
-    tracer.start(batch["attention_mask"])
+def batch_gradients(model: nn.Module, tracer: GradientTracer, batch: dict, uids: list[str], out: torch.Tensor):
+    """(losses (B,), preds (B,)) of one padded batch; its vectors (B, total_dim) are written to ``out``."""
+    tracer.start(batch["attention_mask"], out)
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
     losses = nn.functional.cross_entropy(logits, batch["labels"], reduction="none")
     check_finite(losses.detach(), uids, "loss")
     tracer.backward(losses.sum())
-    vectors = tracer.vectors(losses.detach())
-    check_finite(vectors, uids, "gradient")
-    return losses.detach(), logits.detach().argmax(dim=-1), vectors
+    tracer.finish()
+    return losses.detach(), logits.detach().argmax(dim=-1)
+
+
+def stored_norms(vectors: torch.Tensor, stored: torch.Tensor, uids: list[str]) -> torch.Tensor:
+    """(B,) float64 L2 norms of the ``stored`` rows (``vectors`` cast to the storage dtype), checking both.
+
+    One pass: a norm accumulated in float32 (or float64) is finite exactly when its row is, unless the
+    squares overflow; only a non-finite norm sends the rows through the slower elementwise checks.
+    """
+    norms = torch.linalg.vector_norm(stored, dim=1, dtype=torch.promote_types(stored.dtype, torch.float32))
+    bad = ~torch.isfinite(norms)
+    if bool(bad.any()):
+        rows = bad.nonzero().squeeze(1)
+        check_finite(vectors[rows], [uids[i] for i in rows.tolist()], "gradient")
+        if stored.dtype == torch.float16:
+            over = [uids[i] for i in rows.tolist()]
+            raise NumericalError(
+                f"gradients of {len(over)} example(s) exceed the float16 range ({', '.join(over[:20])}); "
+                "set gradients.dtype: float32"
+            )
+        norms[rows] = torch.linalg.vector_norm(stored[rows].double(), dim=1).to(norms.dtype)
+    return norms.double()
 
 
 def compute_gradients(
@@ -204,43 +235,63 @@ def compute_gradients(
     batch_size: int,
     device=None,
     dtype: torch.dtype = torch.float32,
+    store_dtype: torch.dtype | None = None,
 ) -> Gradients:
     """Per-example projected loss gradients of ``encoded`` (in its order): grads (n, total_dim).
 
     Moves ``model`` (in place) and the projector's matrices to ``device`` (None: where the model is)
     and the compute ``dtype`` (torch.float64 for exactness tests); the model's requires_grad flags are
-    restored afterwards.
+    restored afterwards. ``grads`` come back on the CPU in ``store_dtype`` (None: the compute dtype),
+    with their norms. The (n, total_dim) result is allocated once; a batch whose examples are
+    consecutive rows (and needs no cast) is written straight into it, any other through one copy.
     """
-    device = next(model.parameters()).device if device is None else device
+    device = next(model.parameters()).device if device is None else torch.device(device)
     model.to(device=device, dtype=dtype).eval()
     projector.to(device, dtype)
+    store_dtype = dtype if store_dtype is None else store_dtype
     pad_id = model.config.pad_token_id
-    losses, preds, vectors, order = [], [], [], []
+    n = len(encoded)
+    grads = torch.empty(n, projector.total_dim, dtype=store_dtype)
+    norms = torch.empty(n, dtype=torch.float64)
+    losses = torch.empty(n, dtype=torch.float64)
+    preds = torch.empty(n, dtype=torch.int64)
+    buffer = None
+    done = 0
     started = last_log = time.monotonic()
     with torch.enable_grad(), frozen_parameters(model), GradientTracer(layers, projector) as tracer:
         for indices in length_sorted_batches(encoded, batch_size):
             batch = collate(encoded, indices, pad_id, device)
-            loss, pred, vector = batch_gradients(model, tracer, batch, [encoded.uids[i] for i in indices])
-            losses.append(loss.cpu())
-            preds.append(pred.cpu())
-            vectors.append(vector.cpu())
-            order += indices
+            uids = [encoded.uids[i] for i in indices]
+            first = indices[0]
+            direct = (device.type == "cpu" and store_dtype == dtype
+                      and indices == list(range(first, first + len(indices))))  # fmt: skip
+            if direct:
+                out = grads[first : first + len(indices)]
+            else:
+                if buffer is None or buffer.shape[0] < len(indices):
+                    buffer = torch.empty(len(indices), projector.total_dim, dtype=dtype, device=device)
+                out = buffer[: len(indices)]
+            loss, pred = batch_gradients(model, tracer, batch, uids, out)
+            stored = out if store_dtype == dtype else out.to(store_dtype)
+            rows = torch.tensor(indices)
+            norms[rows] = stored_norms(out, stored, uids).cpu()
+            if not direct:
+                grads.index_copy_(0, rows, stored.cpu())
+            losses[rows] = loss.double().cpu()
+            preds[rows] = pred.cpu()
+            done += len(indices)
             if time.monotonic() - last_log > LOG_EVERY_S:
                 last_log = time.monotonic()
-                log_rate(len(order), len(encoded), last_log - started)
-    log_rate(len(encoded), len(encoded), time.monotonic() - started)
-    if not order:
-        return Gradients([], [], [], [], np.zeros(0), np.zeros((0, projector.total_dim)))
-    back = torch.empty(len(order), dtype=torch.long)
-    back[torch.tensor(order)] = torch.arange(len(order))  # row of example i in the computed order
-    out_dtype = np.float64 if dtype == torch.float64 else np.float32
+                log_rate(done, n, last_log - started)
+    log_rate(n, n, time.monotonic() - started)
     return Gradients(
         uids=list(encoded.uids),
         langs=list(encoded.langs),
         labels=list(encoded.labels),
-        preds=[int(p) for p in torch.cat(preds)[back].tolist()],
-        losses=torch.cat(losses)[back].double().numpy(),
-        grads=torch.cat(vectors)[back].numpy().astype(out_dtype, copy=False),
+        preds=preds.tolist(),
+        losses=losses.numpy(),
+        grads=grads.numpy(),
+        norms=norms.numpy(),
     )
 
 
@@ -261,16 +312,6 @@ def shard_rows(table: pa.Table, shard: int, n_shards: int) -> pa.Table:
     return rows.slice(start, stop - start)
 
 
-def check_float16_range(grads: np.ndarray, uids: list[str]) -> None:
-    """Storing in float16 must not turn large values into inf."""
-    bad = [uid for uid, row in zip(uids, np.abs(grads).max(axis=1, initial=0.0)) if row > FLOAT16_MAX]
-    if bad:
-        raise NumericalError(
-            f"gradients of {len(bad)} example(s) exceed the float16 range ({', '.join(bad[:20])}); "
-            "set gradients.dtype: float32"
-        )
-
-
 def dump_gradients(
     checkpoint_dir,
     data_table: pa.Table,
@@ -283,40 +324,44 @@ def dump_gradients(
     threads: int | None = None,
     device: str | None = None,
     loaded=None,
+    run: str | None = None,
 ) -> dict:
     """Write the gradient shard ``shard`` of ``n_shards`` of ``data_table`` at one checkpoint; returns its metadata.
 
     ``cfg``: the ``gradients`` settings (layers, projection, dim, seed, dtype for storage, batch_size);
     ``max_length`` truncates as fine-tuning did. Computation is in float32. ``loaded`` is the checkpoint
-    already loaded (model, tokenizer, trace), to dump several splits from one load.
+    already loaded (model, tokenizer, trace), to dump several splits from one load; its trace's
+    ``fingerprint`` (load_checkpoint(..., fingerprint=True)) spares hashing the weights again. ``run``
+    names the run in the shard's checkpoint fingerprint.
     """
     from lingtrace.device import resolve_device, setup_torch
-    from lingtrace.io.checkpoints import load_checkpoint
+    from lingtrace.io.checkpoints import checkpoint_fingerprint, load_checkpoint
     from lingtrace.tracin.store import write_grad_shard
 
     cfg = settings.load("gradients", cfg)
     setup_torch(threads)
     device = resolve_device(device)
-    model, tokenizer, trace = loaded or load_checkpoint(checkpoint_dir, device=device)
+    model, tokenizer, trace = loaded or load_checkpoint(checkpoint_dir, device=device, fingerprint=True)
+    fingerprint = trace.get("fingerprint") or checkpoint_fingerprint(checkpoint_dir, trace)
     rows = shard_rows(data_table, shard, n_shards)
     encoded = encode(rows, tokenizer, max_length, where=f"{split} shard {shard}/{n_shards}")
     layers = select_layers(model, cfg.layers)
     projector = build_projector(cfg.projection, layers, cfg.dim, cfg.seed)
     log.info("%s: %s shard %d/%d, %d examples, %d layers, %s -> %d dims",
              checkpoint_dir, split, shard, n_shards, len(encoded), len(layers), projector.kind, projector.total_dim)
-    result = compute_gradients(model, encoded, layers, projector, cfg.batch_size, device)
-    if cfg.dtype == "float16":
-        check_float16_range(result.grads, result.uids)
+    store_dtype = torch.float16 if cfg.dtype == "float16" else torch.float32
+    result = compute_gradients(model, encoded, layers, projector, cfg.batch_size, device, store_dtype=store_dtype)
     metadata = {
         "projection": projector.metadata(),
         "layers": {"pattern": cfg.layers, "modules": list(layers)},
         "checkpoint": int(trace["epoch"]),
         "eta": float(trace["mean_lr"]),
+        "fingerprint": {**fingerprint, "run": run},
         "dtype": cfg.dtype,
         "split": split,
         "shard": shard,
         "n_shards": n_shards,
     }
     write_grad_shard(out_path, result.uids, result.langs, result.labels, result.preds, result.losses,
-                     result.grads, metadata)
+                     result.grads, metadata, norms=result.norms)
     return metadata

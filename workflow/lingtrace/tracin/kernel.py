@@ -61,32 +61,44 @@ class Workspace:
         return buf
 
 
+def chunk_dots(test: TestSide, chunk: Sequence[torch.Tensor], out: torch.Tensor) -> torch.Tensor:
+    """``out`` (C, N, n) = eta_c g_c(z') . g_c(z) for a chunk given per checkpoint (n, k): one matmul each."""
+    for c, part in enumerate(chunk):
+        torch.mm(test.scaled[c], part.T, out=out[c])
+    return out
+
+
+def cosine_block(dots: torch.Tensor, inv_train: torch.Tensor, inv_test: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """One checkpoint's cosine block (N, n) from its dot block: dots / |train| / |test|, in this order."""
+    elementwise(np.multiply, torch.mul, dots, inv_train, out)
+    elementwise(np.multiply, torch.mul, out, inv_test[:, None], out)
+    return out
+
+
 def score_blocks(
-    test: TestSide, chunk: torch.Tensor, variants: Sequence[str], workspace: Workspace | None = None
+    test: TestSide, chunk: Sequence[torch.Tensor], variants: Sequence[str], workspace: Workspace | None = None
 ) -> Iterator[tuple[int | str, str, torch.Tensor]]:
-    """The score blocks of one chunk of training rows ``chunk`` (C, n, k), each yielded once ready.
+    """The score blocks of one chunk of training rows ``chunk`` ((C, n, k), or C tensors (n, k)), each
+    yielded once ready.
 
     Yields (slot, variant, block (N, n)), slot the checkpoint index 0..C-1 or ALL (the sum over
     checkpoints, added in checkpoint order). One matmul per checkpoint; a cosine block is the dot block
     divided by both norms. Every block has its own buffer in ``workspace``, valid until the workspace's
-    next chunk, so a consumer may work on several blocks at once (top_k_scores does, in threads).
+    next chunk, so a consumer may work on several blocks at once.
     """
     ws = workspace or Workspace()
-    n_ckpt, n_test, n = chunk.shape[0], test.scaled.shape[1], chunk.shape[1]
+    n_ckpt, n_test, n = len(chunk), test.scaled.shape[1], chunk[0].shape[0]
     shape = (n_test, n)
-    dots = torch.bmm(test.scaled, chunk.transpose(1, 2), out=ws.get("dots", (n_ckpt, *shape), chunk))
+    dots = chunk_dots(test, chunk, ws.get("dots", (n_ckpt, *shape), test.scaled))
     if "dot" in variants:
         for c in range(n_ckpt):
             yield c, "dot", dots[c]
-        yield ALL, "dot", checkpoint_sum(list(dots), ws.get("total_dot", shape, chunk))
+        yield ALL, "dot", checkpoint_sum(list(dots), ws.get("total_dot", shape, dots))
     if "cosine" in variants:
-        inv_train = inverse_norms(chunk)
-        per_ckpt = [ws.get(f"cos-{c}", shape, chunk) for c in range(n_ckpt)]
-        for c, cos in enumerate(per_ckpt):
-            elementwise(np.multiply, torch.mul, dots[c], inv_train[c], cos)
-            elementwise(np.multiply, torch.mul, cos, test.inv_norms[c][:, None], cos)
-            yield c, "cosine", cos
-        yield ALL, "cosine", checkpoint_sum(per_ckpt, ws.get("total_cos", shape, chunk))
+        cosines = ws.get("cosines", (n_ckpt, *shape), dots)
+        for c, part in enumerate(chunk):
+            yield c, "cosine", cosine_block(dots[c], inverse_norms(part), test.inv_norms[c], cosines[c])
+        yield ALL, "cosine", checkpoint_sum(list(cosines), ws.get("total_cos", shape, dots))
 
 
 def checkpoint_sum(blocks: list[torch.Tensor], out: torch.Tensor) -> torch.Tensor:
@@ -134,21 +146,22 @@ def language_sums(
 
     A score is linear in the training vector, so the sum over a language is one dot product with the
     language's summed vectors (for cosine: summed unit vectors), per checkpoint; all in float64.
-    ``test`` (C, N, k), ``etas`` (C,), ``train`` (C, n, k) (any device), ``lang_ids`` (n,) in
+    ``test`` (C, N, k), ``etas`` (C,), ``train`` (C, n, k) or C tensors (n, k) (any device), ``lang_ids`` (n,) in
     0..n_langs-1. Returns {(slot, variant): (N, n_langs) float64}, slot a checkpoint index or ALL.
     """
     device = test.device
     test = test.to(torch.float64)
-    n_ckpt, _, dim = train.shape
+    n_ckpt, n_train, dim = len(train), train[0].shape[0], train[0].shape[1]
     sums = torch.zeros(n_ckpt, n_langs, dim, dtype=torch.float64, device=device)
     unit_sums = torch.zeros_like(sums)
     lang_ids = lang_ids.to(device)
-    for start in range(0, train.shape[1], chunk_size):
-        chunk = train[:, start : start + chunk_size].to(device, torch.float64)
+    for start in range(0, n_train, chunk_size):
         # (n_langs, n) one-hot times the chunk: a deterministic sum per language (CUDA's index_add_ is not)
         member = torch.nn.functional.one_hot(lang_ids[start : start + chunk_size], n_langs).T.to(torch.float64)
-        sums += member @ chunk
-        unit_sums += member @ (chunk * inverse_norms(chunk)[..., None])
+        for c in range(n_ckpt):
+            chunk = train[c][start : start + chunk_size].to(device, torch.float64)
+            sums[c] += member @ chunk
+            unit_sums[c] += member @ (chunk * inverse_norms(chunk)[:, None])
     etas = etas.to(device, torch.float64)[:, None, None]
     per_ckpt = {
         "dot": etas * torch.bmm(test, sums.transpose(1, 2)),

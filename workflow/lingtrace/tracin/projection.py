@@ -73,6 +73,24 @@ def append_ones(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([x, x.new_ones(*x.shape[:-1], 1)], dim=-1)
 
 
+# Per-example matrices at least this large are written one example at a time with torch.mm straight
+# into their rows of the output; smaller ones go through one bmm and a copy (fewer calls, and the
+# copy is cheap). torch's bmm cannot write into a row-strided output without a copy of its own.
+DIRECT_MM_ENTRIES = 1 << 16
+
+
+def outer_sums(g: torch.Tensor, a: torch.Tensor, out: torch.Tensor) -> None:
+    """out[b] = g[b]^T a[b] for g (B, T, O), a (B, T, I), ``out`` (B, O, I) a view whose matrices are
+    each contiguous (rows of a larger (B, total) array)."""
+    if out.is_contiguous():
+        torch.bmm(g.transpose(1, 2), a, out=out)
+    elif out.shape[1] * out.shape[2] >= DIRECT_MM_ENTRIES:
+        for b in range(out.shape[0]):
+            torch.mm(g[b].T, a[b], out=out[b])
+    else:
+        out.copy_(torch.bmm(g.transpose(1, 2), a))
+
+
 def zero_padding_rows(a: torch.Tensor, ids: torch.Tensor, padding_idx: int | None) -> torch.Tensor:
     """nn.Embedding gives its padding row no gradient: drop those tokens' activations."""
     if padding_idx is None:
@@ -101,10 +119,12 @@ class KroneckerLayer:
             self.p_out = self.p_out.to(device=device, dtype=dtype)
 
     def activations(self, x: torch.Tensor) -> torch.Tensor:
+        """The input side, before the outer product; an exact side stays the raw input (the bias
+        column is added by ``combine`` and ``write``)."""
         if self.shape.module == "embedding":
             return self._embedding_activations(x)
         if self.p_in is None:
-            return append_ones(x) if self.shape.bias else x
+            return x
         if self.shape.bias:  # [x; 1] @ P_in without concatenating the ones
             return torch.addmm(self.p_in[-1], x.reshape(-1, x.shape[-1]), self.p_in[:-1]).reshape(*x.shape[:-1], -1)
         return x @ self.p_in
@@ -119,8 +139,31 @@ class KroneckerLayer:
     def gradients(self, g: torch.Tensor) -> torch.Tensor:
         return g if self.p_out is None else g @ self.p_out
 
+    @property
+    def exact_bias(self) -> bool:
+        """An exact input side of a Linear with a bias: the constant-1 column is appended to a_t."""
+        return self.p_in is None and self.shape.bias
+
     def combine(self, a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("bto,bti->boi", g, a.to(g.dtype)).reshape(g.shape[0], -1)
+        """(B, r_out * r_in): the definition, sum_t g_t ⊗ a_t, in one einsum (``write``'s slow twin)."""
+        a = a.to(g.dtype)
+        if self.exact_bias:
+            a = append_ones(a)
+        return torch.einsum("bto,bti->boi", g, a).reshape(g.shape[0], -1)
+
+    def write(self, a: torch.Tensor, g: torch.Tensor, mask: torch.Tensor | None, out: torch.Tensor) -> None:
+        """``combine(a * mask, g)`` written into ``out`` (B, dim), a view that may be row-strided.
+
+        ``mask`` (B, T, 1) in g's dtype zeroes padded tokens (None: no padding); it is applied to the
+        input side, the smaller one here, and as the bias column, so the bias gradient is the masked
+        sum of g_t.
+        """
+        a = a.to(g.dtype)
+        if mask is not None:
+            a = a * mask
+        if self.exact_bias:
+            a = torch.cat([a, mask if mask is not None else a.new_ones(*a.shape[:-1], 1)], dim=-1)
+        outer_sums(g, a, out.view(g.shape[0], g.shape[-1], a.shape[-1]))
 
     def metadata(self) -> dict:
         return {"name": self.shape.name, "module": self.shape.module, "shape": [self.shape.n_out, self.shape.n_in],
@@ -141,6 +184,9 @@ class ExactEmbedding(KroneckerLayer):
         rows = g.new_zeros(g.shape[0], self.shape.n_in, self.shape.n_out)
         rows.scatter_add_(1, ids.unsqueeze(-1).expand(-1, -1, self.shape.n_out), g)
         return rows.transpose(1, 2).reshape(g.shape[0], -1)
+
+    def write(self, ids: torch.Tensor, g: torch.Tensor, mask: torch.Tensor | None, out: torch.Tensor) -> None:
+        out.copy_(self.combine(ids, g if mask is None else g * mask))
 
 
 class GaussianLayer:
@@ -169,12 +215,20 @@ class GaussianLayer:
         return self.exact.gradients(g)
 
     def combine(self, a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        flat = self.exact.combine(a, g)
-        out = flat.new_zeros(flat.shape[0], self.dim)
+        out = g.new_zeros(g.shape[0], self.dim)
+        self.project(self.exact.combine(a, g), out)
+        return out
+
+    def write(self, a: torch.Tensor, g: torch.Tensor, mask: torch.Tensor | None, out: torch.Tensor) -> None:
+        """Adds this layer's share to ``out`` (B, dim), which every layer of the projection shares."""
+        flat = g.new_empty(g.shape[0], self.exact.dim)
+        self.exact.write(a, g, mask, flat)
+        self.project(flat, out)
+
+    def project(self, flat: torch.Tensor, out: torch.Tensor) -> None:
         for chunk, start in enumerate(range(0, flat.shape[1], self.rows_per_block)):
             stop = min(start + self.rows_per_block, flat.shape[1])
-            out += flat[:, start:stop] @ self.block(chunk, stop - start)
-        return out
+            out.addmm_(flat[:, start:stop], self.block(chunk, stop - start))
 
     def block(self, chunk: int, rows: int) -> torch.Tensor:
         key = (self.shape.name, chunk, self.device, self.dtype)
@@ -225,6 +279,15 @@ class Projector:
         else:
             self.layers = {s.name: GaussianLayer(exact_layer(s), dim, seed, cache) for s in shapes}
         self.total_dim = dim if kind == "gaussian" else sum(layer.dim for layer in self.layers.values())
+        self.offsets, start = {}, 0  # each layer's columns in an example vector
+        for name, layer in self.layers.items():
+            self.offsets[name] = (0, dim) if kind == "gaussian" else (start, start + layer.dim)
+            start += 0 if kind == "gaussian" else layer.dim
+
+    @property
+    def shared(self) -> bool:
+        """Whether every layer adds into the same columns (gaussian) rather than writing its own."""
+        return self.kind == "gaussian"
 
     def to(self, device, dtype) -> Projector:
         """Move (in place) the matrices to where the model computes; the values stay the float32 draws."""

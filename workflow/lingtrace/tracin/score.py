@@ -19,7 +19,7 @@ import torch
 from lingtrace import settings
 from lingtrace.errors import NumericalError
 from lingtrace.tracin.kernel import ALL, DTYPES, language_sums, prepare_test
-from lingtrace.tracin.shards import as_path_lists, check_pairing, load_split
+from lingtrace.tracin.shards import as_path_lists, check_pairing, load_split, tensors
 from lingtrace.tracin.tables import lang_table, topk_table, write_table
 from lingtrace.tracin.topk import top_k_scores
 
@@ -51,10 +51,10 @@ def score_shard(train_paths: Mapping, test_paths: Mapping, cfg=None) -> tuple[pl
     test = load_split(as_path_lists(test_paths), "test", sort_by_uid=False)
     check_pairing(train, test)
     etas = torch.tensor(train.etas, dtype=torch.float64)
-    test_vectors = torch.from_numpy(test.vectors).to(device, dtype)
-    train_vectors = torch.from_numpy(train.vectors)
+    test_vectors = torch.stack([v.to(device, dtype) for v in tensors(test.vectors)])
+    train_vectors = tensors(train.vectors)  # per checkpoint (n, k), zero-copy where the file allows
     if device.type == "cuda":
-        train_vectors = train_vectors.pin_memory()
+        train_vectors = [v.pin_memory() for v in train_vectors]
 
     started = time.perf_counter()
     side = prepare_test(test_vectors, etas)

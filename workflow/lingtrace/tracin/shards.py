@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import warnings
+
 import numpy as np
+import torch
 
 from lingtrace.errors import ArtifactError, NumericalError
 from lingtrace.tracin.store import RERUN, GradShard, check_compatible, read_grad_shard
 
 
-@dataclass
 @dataclass
 class Split:
     """One split's gradient vectors at every checkpoint, rows aligned across checkpoints."""
@@ -21,13 +23,23 @@ class Split:
     etas: list[float]
     uids: list[str]
     langs: list[str]
-    vectors: np.ndarray  # (C, n, k) float32
+    vectors: list[np.ndarray]  # per checkpoint (n, k) float32; a read-only view of the file where possible
     shards: list[list[GradShard]]  # per checkpoint, the shards the rows came from
+
+    @property
+    def dim(self) -> int:
+        return self.vectors[0].shape[1]
 
 
 def check_finite(shard: GradShard) -> None:
-    """NaN or infinite stored gradients -> NumericalError naming the examples."""
-    bad = ~np.isfinite(shard.grads).all(axis=1)
+    """NaN or infinite stored gradients -> NumericalError naming the examples.
+
+    A row sum (one BLAS pass) is finite when its row is, unless the sum overflows; only then, or when a
+    row is broken, does the elementwise check run."""
+    grads = shard.grads
+    if not len(grads) or np.isfinite(grads @ np.ones(grads.shape[1], dtype=grads.dtype)).all():
+        return
+    bad = ~np.isfinite(grads).all(axis=1)
     if bad.any():
         uids = [uid for uid, flag in zip(shard.uids, bad) if flag]
         more = f" and {len(uids) - 5} more" if len(uids) > 5 else ""
@@ -86,15 +98,35 @@ def load_split(paths_by_checkpoint: Mapping, what: str, sort_by_uid: bool) -> Sp
     if len(dims) > 1:
         raise ArtifactError(f"{what} gradient shards have different dims {sorted(dims)}: {[s.path for s in shards[0]]}")
     order = sorted(range(len(uids)), key=uids.__getitem__) if sort_by_uid else list(range(len(uids)))
-    vectors = np.stack([np.concatenate([s.grads for s in ckpt])[order] for ckpt in shards])
     return Split(
         checkpoints=[str(key) for key in keys],
         etas=[ckpt[0].eta for ckpt in shards],
         uids=[uids[i] for i in order],
         langs=[langs[i] for i in order],
-        vectors=vectors,
+        vectors=[gather_rows(ckpt, order) for ckpt in shards],
         shards=shards,
     )
+
+
+def gather_rows(shards: list[GradShard], order: list[int]) -> np.ndarray:
+    """The shards' vectors, concatenated, in ``order``: the shard's own (read-only) array when it is one
+    shard in order, else one copy into a new array."""
+    if len(shards) == 1 and order == list(range(len(order))):
+        return shards[0].grads
+    out = np.empty((len(order), shards[0].grads.shape[1]), dtype=np.float32)
+    if order == list(range(len(order))):
+        start = 0
+        for shard in shards:
+            out[start : start + len(shard)] = shard.grads
+            start += len(shard)
+        return out
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[np.asarray(order, dtype=np.int64)] = np.arange(len(order))  # where each concatenated row goes
+    start = 0
+    for shard in shards:
+        out[rank[start : start + len(shard)]] = shard.grads
+        start += len(shard)
+    return out
 
 
 def check_pairing(train: Split, test: Split) -> None:
@@ -108,11 +140,8 @@ def check_pairing(train: Split, test: Split) -> None:
         for a in train_shards:
             for b in test_shards:
                 check_compatible(a.metadata, a.path, b.metadata, b.path)
-    if train.vectors.shape[2] != test.vectors.shape[2]:
-        raise ArtifactError(
-            f"train and test gradients have different dims ({train.vectors.shape[2]} vs {test.vectors.shape[2]})"
-        )
-
+    if train.dim != test.dim:
+        raise ArtifactError(f"train and test gradients have different dims ({train.dim} vs {test.dim})")
 
 
 def as_path_lists(paths_by_checkpoint: Mapping) -> dict:
@@ -121,3 +150,10 @@ def as_path_lists(paths_by_checkpoint: Mapping) -> dict:
         key: list(paths) if isinstance(paths, (list, tuple)) else [paths] for key, paths in paths_by_checkpoint.items()
     }
 
+
+def tensors(vectors: Sequence[np.ndarray]) -> list[torch.Tensor]:
+    """Per-checkpoint arrays as CPU tensors sharing their memory (views of the shard files' pages are
+    read-only: nothing here writes to them)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch warns about read-only numpy arrays
+        return [torch.from_numpy(v) for v in vectors]

@@ -43,9 +43,9 @@ def dump_run_gradients(
     loaded, loaded_from = None, None
     for checkpoint, split, shard, out in zip(checkpoints, splits, shards, outs):
         if loaded_from != checkpoint:
-            loaded, loaded_from = load_checkpoint(checkpoint, device=device), checkpoint
+            loaded, loaded_from = load_checkpoint(checkpoint, device=device, fingerprint=True), checkpoint
         dump_gradients(checkpoint, rows[split], gradients, out, split, finetune.max_length, int(shard),
-                       n_shards[split], threads, study.device, loaded=loaded)  # fmt: skip
+                       n_shards[split], threads, study.device, loaded=loaded, run=run)  # fmt: skip
 
 
 def score_files(

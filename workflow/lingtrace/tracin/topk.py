@@ -11,11 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 import torch
 
-from lingtrace.tracin.kernel import TestSide, Workspace, on_host, score_blocks
+from lingtrace.tracin.kernel import (
+    ALL,
+    TestSide,
+    Workspace,
+    checkpoint_sum,
+    chunk_dots,
+    cosine_block,
+    inverse_norms,
+    on_host,
+    score_blocks,
+)
 
 DIRECTIONS = {"proponent": True, "opponent": False}  # direction -> rank the largest scores first
 
@@ -91,6 +102,11 @@ def first_k(
 
 
 PADDING = np.iinfo(np.int64).max  # the position of a padding entry; its value is the worst possible
+COMPARE = {(True, False): np.greater, (True, True): np.greater_equal, (False, False): np.less,
+           (False, True): np.less_equal}  # (largest, inclusive) -> "better than the threshold"
+# Columns per group of the candidate prefilter: one max (min) per GROUP consecutive columns is a fast
+# contiguous reduction, and only the groups whose best entry passes the threshold are looked into.
+GROUP = 32
 
 
 def entries_beyond(
@@ -104,25 +120,65 @@ def entries_beyond(
     order; shorter rows are padded with the worst possible value (-inf for largest, +inf otherwise) at
     position PADDING.
     """
-    a, t = values.numpy(), threshold[:, None]
-    n_rows, m = a.shape
-    if largest:
-        mask = a >= t if inclusive else a > t
-    else:
-        mask = a <= t if inclusive else a < t
-    flat = np.flatnonzero(mask)  # row-major: row by row, columns ascending
-    counts = np.diff(np.searchsorted(flat, np.arange(n_rows + 1) * m))
-    width = int(counts.max()) if len(flat) else 0
-    starts = np.cumsum(counts) - counts
-    # the i-th entry found goes to slot (i - start of its row) of its row in the (n_rows, width) output
-    slots = np.arange(len(flat)) + np.repeat(np.arange(n_rows) * width - starts, counts)
-    out_values = np.full(n_rows * width, -np.inf if largest else np.inf, dtype=a.dtype)
-    out_positions = np.full(n_rows * width, PADDING, dtype=np.int64)
-    out_values[slots] = a.reshape(-1).take(flat)
+    a = values.numpy()
+    flat = np.flatnonzero(COMPARE[largest, inclusive](a, threshold[:, None]))  # row-major
+    rows = flat // max(a.shape[1], 1)
+    found = a.reshape(-1).take(flat)
     if isinstance(positions, int):
-        out_positions[slots] = flat + np.repeat(positions - np.arange(n_rows) * m, counts)
+        where = flat - rows * a.shape[1] + positions
     else:
-        out_positions[slots] = positions.numpy().reshape(-1).take(flat)
+        where = positions.numpy().reshape(-1).take(flat)
+    return pack_rows(rows, found, where, a.shape[0], largest, a.dtype)
+
+
+def grouped_entries_beyond(
+    block: torch.Tensor, threshold: np.ndarray, largest: bool, offset: int, inclusive: bool = False,
+    best: np.ndarray | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """``entries_beyond(block, threshold, largest, offset, inclusive)`` (the same entries of each row, in
+    another order within the row), looking only into the groups of GROUP columns whose best entry
+    passes: one reduction over the block instead of a comparison and a scan of every entry. ``best``:
+    the block's group_best if already computed. CPU only."""
+    a = block.numpy()
+    n_rows, n = a.shape
+    n_groups = n // GROUP
+    full = n_groups * GROUP
+    better = COMPARE[largest, inclusive]
+    best = group_best(block, largest) if best is None else best
+    rows, groups = np.nonzero(better(best, threshold[:, None]))
+    values = a[:, :full].reshape(n_rows, n_groups, GROUP)[rows, groups]  # (F, GROUP): the groups to look into
+    hit, lane = np.nonzero(better(values, threshold[rows][:, None]))
+    found_rows, found, cols = rows[hit], values[hit, lane], groups[hit] * GROUP + lane
+    if full < n:  # the last n % GROUP columns, compared one by one
+        tail_rows, tail_cols = np.nonzero(better(a[:, full:], threshold[:, None]))
+        found_rows = np.concatenate([found_rows, tail_rows])
+        found = np.concatenate([found, a[tail_rows, tail_cols + full]])
+        cols = np.concatenate([cols, tail_cols + full])
+    return pack_rows(found_rows, found, cols + offset, n_rows, largest, a.dtype)
+
+
+def group_best(block: torch.Tensor, largest: bool) -> np.ndarray:
+    """(N, n // GROUP): the max (min) of each run of GROUP consecutive columns of ``block`` (N, n); the
+    last n % GROUP columns are left out. CPU only."""
+    n_rows, n = block.shape
+    groups = block[:, : n // GROUP * GROUP].reshape(n_rows, n // GROUP, GROUP)
+    return (groups.amax(2) if largest else groups.amin(2)).numpy()
+
+
+def pack_rows(rows: np.ndarray, values: np.ndarray, positions: np.ndarray, n_rows: int, largest: bool, dtype
+              ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Entries given as (row, value, position) triples -> (values, positions), each (n_rows, w), w the
+    largest count in a row; shorter rows padded with the worst value at position PADDING."""
+    counts = np.bincount(rows, minlength=n_rows)
+    width = int(counts.max()) if len(rows) else 0
+    order = np.argsort(rows, kind="stable")
+    starts = np.cumsum(counts) - counts
+    # the i-th entry of a row goes to slot (row * width + i) of the (n_rows, width) output
+    slots = np.arange(len(rows)) + np.repeat(np.arange(n_rows) * width - starts, counts)
+    out_values = np.full(n_rows * width, -np.inf if largest else np.inf, dtype=dtype)
+    out_positions = np.full(n_rows * width, PADDING, dtype=np.int64)
+    out_values[slots] = values[order]
+    out_positions[slots] = positions[order]
     shape = (n_rows, width)
     return torch.from_numpy(out_values.reshape(shape)), torch.from_numpy(out_positions.reshape(shape))
 
@@ -167,16 +223,27 @@ class RunningTopK:
 
     def candidates(self, block: torch.Tensor, offset: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(values, positions) of the entries of ``block`` (N, n) that may be among the best k."""
-        if not on_host(block) or block.shape[1] <= 2 * self.k:
+        n = block.shape[1]
+        if not on_host(block) or n <= 2 * self.k:
             values, columns = first_k(block, self.k, self.largest)
             return values, columns + offset
         if self.threshold is not None:
+            if n >= 4 * GROUP:
+                return grouped_entries_beyond(block, self.threshold, self.largest, offset)
             return entries_beyond(block, self.threshold, self.largest, offset)
+        if n // GROUP >= self.k:  # the k-th best of the group bests: at least k entries reach it
+            best = group_best(block, self.largest)
+            threshold = kth_best(best, self.k, self.largest)
+            return grouped_entries_beyond(block, threshold, self.largest, offset, inclusive=True, best=best)
         return entries_beyond(block, group_threshold(block, self.k, self.largest), self.largest, offset, inclusive=True)
 
     def update(self, block: torch.Tensor, offset: int) -> None:
         """Fold in ``block`` (N, n), the scores of training positions offset .. offset + n - 1."""
-        values, positions = self.candidates(block, offset)
+        self.fold(*self.candidates(block, offset))
+
+    def fold(self, values: torch.Tensor, positions: torch.Tensor) -> None:
+        """Add candidates (N, w) found in a chunk (any entries that may be among the best k, padded as
+        entries_beyond pads), the chunks in position order."""
         if self.values is not None:
             values = concat_columns([self.values, values])
             positions = concat_columns([self.positions, positions])
@@ -203,9 +270,22 @@ class RunningTopK:
         return gather_columns(self.values, order), gather_columns(self.positions, order)
 
 
+@contextmanager
+def torch_threads(n: int):
+    """torch's intra-op thread count set to ``n`` inside the block (restored after)."""
+    before = torch.get_num_threads()
+    if n != before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if n != before:
+            torch.set_num_threads(before)
+
+
 def top_k_scores(
     test: TestSide,
-    train: torch.Tensor,
+    train: torch.Tensor | Sequence[torch.Tensor],
     k: int,
     variants: Sequence[str],
     chunk_size: int,
@@ -213,25 +293,121 @@ def top_k_scores(
 ) -> dict[tuple[int | str, str, str], tuple[torch.Tensor, torch.Tensor]]:
     """Top-k proponents and opponents of every test row, per checkpoint and for ALL, per variant.
 
-    ``train`` (C, n, k) may live on the CPU: it is moved to the test side's device and dtype one chunk
-    of ``chunk_size`` rows at a time. Memory is bounded by the chunk, not by n: the score blocks take
-    (2C + 2) * N * chunk_size values. On the CPU the lists are updated in ``threads`` threads (default:
-    torch's thread count). Returns {(slot, variant, direction): (scores (N, k'), train positions (N, k'))},
-    rank 1 first, k' = min(k, n); positions index the rows of ``train``.
+    ``train`` ((C, n, k), or C tensors (n, k)) may live on the CPU: it is moved to the test side's
+    device and dtype one chunk of ``chunk_size`` rows at a time. Memory is bounded by the chunk, not by
+    n: the score blocks take (2C + 2) * N * chunk_size values. Returns {(slot, variant, direction):
+    (scores (N, k'), train positions (N, k'))}, rank 1 first, k' = min(k, n); positions index the
+    rows of ``train``.
+
+    On the CPU the matmuls run with torch's threads, then everything after them runs as tasks in
+    ``threads`` worker threads (default: torch's thread count), each single-threaded: the cosine and
+    summed blocks, and the update of each list (one task per block and direction).
     """
     device, dtype = test.scaled.device, test.scaled.dtype
-    workers = (threads or torch.get_num_threads()) if device.type == "cpu" else 1
-    running: dict[tuple, RunningTopK] = {}
+    n_ckpt, n_train = len(train), train[0].shape[0]
+    lists = {
+        (slot, variant, direction): RunningTopK(k, largest)
+        for variant in variants
+        for slot in [*range(n_ckpt), ALL]
+        for direction, largest in DIRECTIONS.items()
+    }
     workspace = Workspace()
-    with ThreadPoolExecutor(workers) as pool:
-        for start in range(0, train.shape[1], chunk_size):
-            chunk = train[:, start : start + chunk_size].to(device, dtype, non_blocking=True)
-            updates = []
+    if device.type != "cpu":
+        for start in range(0, n_train, chunk_size):
+            chunk = [part[start : start + chunk_size].to(device, dtype, non_blocking=True) for part in train]
             for slot, variant, block in score_blocks(test, chunk, variants, workspace):
-                for direction, largest in DIRECTIONS.items():
-                    top = running.setdefault((slot, variant, direction), RunningTopK(k, largest))
-                    updates.append(pool.submit(top.update, block, start))
-            for update in updates:  # all done (errors raised) before the next chunk overwrites the blocks
-                update.result()
-        return dict(zip(running, pool.map(RunningTopK.result, running.values())))
+                for direction in DIRECTIONS:
+                    lists[(slot, variant, direction)].update(block, start)
+        return {key: top.result() for key, top in lists.items()}
+    workers = threads or torch.get_num_threads()
+    parts = row_parts(test.scaled.shape[1], workers)
+    # each row range has lists of its own, so the tasks of a chunk share nothing they write
+    by_part = [{(slot, variant, direction): RunningTopK(k, largest) for slot, variant, direction in lists
+                for largest in [DIRECTIONS[direction]]} for _ in parts]  # fmt: skip
+    inv_test = test.inv_norms.numpy()
+    with ThreadPoolExecutor(workers) as pool:
+        for start in range(0, n_train, chunk_size):
+            chunk = [part[start : start + chunk_size].to(device, dtype) for part in train]
+            shape = (n_ckpt, test.scaled.shape[1], chunk[0].shape[0])
+            dots = chunk_dots(test, chunk, workspace.get("dots", shape, test.scaled)).numpy()
+            inv_train = [inverse_norms(part).numpy() for part in chunk] if "cosine" in variants else None
+            with torch_threads(1):
+                tasks = [
+                    pool.submit(fold_rows, {(slot, direction): mine[(slot, v, direction)] for slot, v, direction in mine
+                                            if v == variant}, rows, variant, dots, inv_train, inv_test, start, k)
+                    for variant in variants for rows, mine in zip(parts, by_part)
+                ]  # fmt: skip
+                for task in tasks:  # all done (errors raised) before the next chunk overwrites the blocks
+                    task.result()
+        with torch_threads(1):
+            results = [dict(zip(mine, pool.map(RunningTopK.result, mine.values()))) for mine in by_part]
+    return {key: concat_rows([result[key] for result in results]) for key in lists}
 
+
+# Rows per slab of a block on the CPU: about this many entries, so that a slab of every block of a chunk
+# stays in the core's cache while it is derived, compared and searched.
+SLAB_ENTRIES = 1 << 18
+
+
+def row_parts(n_rows: int, parts: int) -> list[tuple[int, int]]:
+    """``parts`` contiguous (start, stop) ranges of near-equal size covering 0..n_rows-1 (none empty)."""
+    parts = max(1, min(parts, n_rows))
+    return [(i * n_rows // parts, (i + 1) * n_rows // parts) for i in range(parts)]
+
+
+def slab_candidates(a: np.ndarray, threshold: np.ndarray | None, k: int, largest: bool):
+    """(rows, columns, values) of the entries of ``a`` (R, n) that may be among its rows' best k: those
+    better than ``threshold`` (R,), or, without one (a list's first chunk), those at least as good as
+    the slab's group_threshold (all of a row's first k where n <= 2k)."""
+    n_rows, n = a.shape
+    if threshold is None and n <= 2 * k:
+        values, columns = first_k(torch.from_numpy(a), k, largest)
+        rows = np.repeat(np.arange(n_rows), values.shape[1])
+        return rows, columns.numpy().reshape(-1), values.numpy().reshape(-1)
+    inclusive = threshold is None
+    if inclusive:
+        threshold = group_threshold(torch.from_numpy(a), k, largest)
+    flat = np.flatnonzero(COMPARE[largest, inclusive](a, threshold[:, None]))
+    rows = flat // n
+    return rows, flat - rows * n, a.reshape(-1).take(flat)
+
+
+def fold_rows(lists: dict, rows: tuple[int, int], variant: str, dots: np.ndarray, inv_train, inv_test,
+              start: int, k: int) -> None:  # fmt: skip
+    """Fold one chunk's ``variant`` blocks, for test rows ``rows``, into ``lists`` ({(slot, direction):
+    RunningTopK of these rows}), slab by slab: each slab's blocks (dot per checkpoint, or cosine
+    derived from it, and their checkpoint sum) are derived and searched while in cache."""
+    n_ckpt, _, n = dots.shape
+    first, stop = rows
+    height = max(1, SLAB_ENTRIES // n)
+    buffers = np.empty((n_ckpt + 1, min(height, stop - first), n), dtype=dots.dtype)
+    found = {key: [] for key in lists}
+    for lo in range(first, stop, height):
+        hi = min(lo + height, stop)
+        if variant == "dot":
+            blocks = [dots[c, lo:hi] for c in range(n_ckpt)]
+        else:  # as kernel.cosine_block, the same operations in the same order
+            blocks = [buffers[c, : hi - lo] for c in range(n_ckpt)]
+            for c, block in enumerate(blocks):
+                np.multiply(dots[c, lo:hi], inv_train[c], out=block)
+                np.multiply(block, inv_test[c, lo:hi, None], out=block)
+        total = blocks[0]
+        if n_ckpt > 1:  # as kernel.checkpoint_sum
+            total = np.add(blocks[0], blocks[1], out=buffers[n_ckpt, : hi - lo])
+            for block in blocks[2:]:
+                np.add(total, block, out=total)
+        for slot, block in [*enumerate(blocks), (ALL, total)]:
+            for direction, largest in DIRECTIONS.items():
+                top = lists[(slot, direction)]
+                threshold = None if top.threshold is None else top.threshold[lo - first : hi - first]
+                r, c, v = slab_candidates(block, threshold, k, largest)
+                found[(slot, direction)].append((r + (lo - first), c, v))
+    for (slot, direction), parts in found.items():
+        r, c, v = (np.concatenate(column) for column in zip(*parts))
+        top = lists[(slot, direction)]
+        top.fold(*pack_rows(r, v, c + start, stop - first, top.largest, dots.dtype))
+
+
+def concat_rows(parts: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Results of consecutive row ranges (each (rows, k')) stacked into one."""
+    return torch.cat([values for values, _ in parts]), torch.cat([positions for _, positions in parts])
