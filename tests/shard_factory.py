@@ -89,13 +89,27 @@ def unit(x: np.ndarray) -> np.ndarray:
     return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
 
 
-def dense_scores(test, train, etas, variant) -> dict:
-    """{slot: (N, n) float64}, slot a checkpoint index or 'all': the definition, in float64."""
+def inverse(norms: np.ndarray) -> np.ndarray:
+    return np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+
+
+def dense_scores(test, train, etas, variant, as_kernel=False) -> dict:
+    """{slot: (N, n) float64}, slot a checkpoint index or 'all': the definition, in float64.
+
+    ``as_kernel``: the cosine as the kernel rounds it, eta * dot / |train| / |test| in this order
+    (for whole-number gradients, so that exact zeros and ties stay exact and the orders can be compared)."""
     test, train = np.asarray(test, np.float64), np.asarray(train, np.float64)
-    if variant == "cosine":
-        test, train = unit(test), unit(train)
-    per_ckpt = {c: etas[c] * test[c] @ train[c].T for c in range(len(etas))}
-    return {**per_ckpt, "all": sum(per_ckpt.values())}
+    if variant == "cosine" and as_kernel:
+        per_ckpt = {c: ((etas[c] * test[c]) @ train[c].T) * inverse(np.linalg.norm(train[c], axis=1))
+                    * inverse(np.linalg.norm(test[c], axis=1))[:, None] for c in range(len(etas))}  # fmt: skip
+    else:
+        if variant == "cosine":
+            test, train = unit(test), unit(train)
+        per_ckpt = {c: etas[c] * test[c] @ train[c].T for c in range(len(etas))}
+    total = per_ckpt[0].copy()
+    for c in range(1, len(etas)):  # in checkpoint order, as the kernel adds them
+        total += per_ckpt[c]
+    return {**per_ckpt, "all": total}
 
 
 def brute_top_k(scores: np.ndarray, uids: list[str], k: int, largest: bool) -> list[list[int]]:
@@ -106,14 +120,16 @@ def brute_top_k(scores: np.ndarray, uids: list[str], k: int, largest: bool) -> l
     ]
 
 
-def expected_tables(p: dict, k: int, variants=("dot", "cosine"), epochs=None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The topk and lang_scores tables one unsharded exact computation must give, sorted like merge's."""
+def expected_tables(p: dict, k: int, variants=("dot", "cosine"), epochs=None, as_kernel=False
+                    ) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
+    """The topk and lang_scores tables one unsharded exact computation must give, sorted like merge's
+    (``as_kernel``: see dense_scores)."""
     epochs = epochs or list(range(1, len(p["etas"]) + 1))
     label = {c: str(e) for c, e in enumerate(epochs)} | {"all": "all"}
     topk, lang_rows = [], []
     langs = sorted(set(p["train_langs"]))
     for variant in variants:
-        for slot, scores in dense_scores(p["test"], p["train"], p["etas"], variant).items():
+        for slot, scores in dense_scores(p["test"], p["train"], p["etas"], variant, as_kernel).items():
             for direction, largest in (("proponent", True), ("opponent", False)):
                 for i, cols in enumerate(brute_top_k(scores, p["train_uids"], k, largest)):
                     for rank, j in enumerate(cols, 1):

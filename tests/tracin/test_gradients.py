@@ -223,3 +223,35 @@ def test_shard_numbers_are_checked(tiny_data):
     with pytest.raises(ConfigError, match="shard 3 of 3"):
         shard_rows(tiny_data[0], 3, 3)
     assert shard_rows(tiny_data[0], 0, 1).num_rows == tiny_data[0].num_rows
+
+
+def test_gradients_of_different_weights_are_not_scored_together(tmp_path, tiny_checkpoints, tiny_data):
+    """A checkpoint folder with the same epoch and learning rate but other weights (another fine-tuning
+    seed) gives shards with another fingerprint: score_shard refuses the pair, naming both files."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from lingtrace.errors import ArtifactError
+    from lingtrace.io.checkpoints import checkpoint_fingerprint, read_trace
+    from lingtrace.tracin.score import score_shard
+
+    train, test = tiny_data
+    other = tmp_path / "seed-1" / "epoch-1"
+    shutil.copytree(tiny_checkpoints[0], other)
+    weights = load_file(other / "model.safetensors")
+    name = next(k for k in weights if k.endswith("classifier.out_proj.weight"))
+    weights[name] = weights[name] + 0.01
+    save_file(weights, other / "model.safetensors", metadata={"format": "pt"})
+    cfg = {"projection": "logra", "dim": 4, "dtype": "float32"}
+    dump_gradients(tiny_checkpoints[0], train, cfg, tmp_path / "train.parquet", "train", MAX_LENGTH, run="joint")
+    dump_gradients(other, test, cfg, tmp_path / "test.parquet", "test", MAX_LENGTH, run="joint")
+    meta = read_grad_shard(tmp_path / "train.parquet").metadata
+    assert meta["fingerprint"] == {**checkpoint_fingerprint(tiny_checkpoints[0], read_trace(tiny_checkpoints[0])),
+                                   "run": "joint"}  # fmt: skip
+    with pytest.raises(ArtifactError, match="different checkpoints") as err:
+        score_shard({1: tmp_path / "train.parquet"}, {1: [tmp_path / "test.parquet"]})
+    assert str(tmp_path / "train.parquet") in str(err.value) and str(tmp_path / "test.parquet") in str(err.value)
+    # the same weights (the test split dumped from the first checkpoint) score fine
+    dump_gradients(tiny_checkpoints[0], test, cfg, tmp_path / "test0.parquet", "test", MAX_LENGTH, run="joint")
+    assert score_shard({1: tmp_path / "train.parquet"}, {1: [tmp_path / "test0.parquet"]})[0].height > 0

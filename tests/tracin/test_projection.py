@@ -202,3 +202,28 @@ def test_mismatched_train_and_test_projections_lose_the_ranking(trained_checkpoi
     """The agreement above needs train and test to share one projection: different seeds fall below the bar."""
     mixed = tracin_scores(trained_checkpoints, tiny_data, "logra", settings.load("gradients").dim, seed=0, test_seed=1)
     assert spearmanr(mixed.ravel(), exact_scores.ravel()).statistic < 0.9
+
+
+@pytest.mark.parametrize("kind", ["none", "logra", "gaussian"])
+@pytest.mark.parametrize("shape", [LINEAR, EMBEDDING], ids=["linear", "embedding"])
+@pytest.mark.parametrize("tokens", [1, 6])
+@pytest.mark.parametrize("direct_mm_entries", [1 << 30, 1], ids=["bmm", "mm-per-example"])
+def test_write_into_strided_rows_equals_combine_of_the_masked_input(kind, shape, tokens, direct_mm_entries, monkeypatch):
+    """The fast path (``write``: into a row-strided view, padding masked on the smaller side, the bias
+    column appended once) against its slow twin (``combine`` of the explicitly masked gradients)."""
+    monkeypatch.setattr(projection, "DIRECT_MM_ENTRIES", direct_mm_entries)
+    x, g = synthetic_inputs(shape, batch=3, tokens=tokens, seed=5)
+    mask = torch.ones(3, tokens, 1, dtype=torch.float64)
+    if tokens > 1:  # (a per-example input, one token, has no padding)
+        mask[0, tokens // 2 :] = 0.0  # the first example padded
+    proj = Projector(kind, [shape], 8 if kind != "gaussian" else 16, seed=2).to("cpu", torch.float64)
+    layer = proj.layers[shape.name]
+    a, gp = layer.activations(x), layer.gradients(g)
+    expected = layer.combine(a, layer.gradients(g * mask))
+    rows = torch.full((3, layer.dim + 7), float("nan"), dtype=torch.float64)  # other columns stay untouched
+    out = rows[:, 3 : 3 + layer.dim]
+    if kind == "gaussian":
+        out.zero_()
+    layer.write(a, gp, mask if tokens > 1 else None, out, {})
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+    assert rows[:, :3].isnan().all() and rows[:, 3 + layer.dim :].isnan().all()

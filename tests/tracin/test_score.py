@@ -203,3 +203,26 @@ def test_checkpoint_major_file_lists_group_by_epoch(tmp_path):
     assert score_shard({e: paths[0] for e, paths in by_ckpt.items()}, by_epoch([3, 1, 2], flat, "test"), CFG64)[0].height > 0
     with pytest.raises(ConfigError, match="do not divide among the checkpoints"):
         by_epoch([1, 2], flat, "test")
+
+
+def test_train_and_test_shards_of_different_checkpoints_are_refused_naming_both_files(tmp_path):
+    """Same epoch, eta, projection and layers, but the test gradients come from another fine-tuning
+    seed: the checkpoint fingerprints differ, so nothing is scored."""
+    p = random_problem(seed=16)
+    train, _ = shards(tmp_path, p)
+    _, test = shards(tmp_path / "seed-1", p, model_seed=1)
+    with pytest.raises(ArtifactError, match="different checkpoints") as err:
+        score_shard({e: paths[0] for e, paths in train.items()}, test, CFG64)
+    assert str(train[1][0]) in str(err.value) and str(test[1][0]) in str(err.value)
+    assert "seed 0" in str(err.value) and "seed 1" in str(err.value)
+
+
+def test_a_shard_without_fingerprint_is_refused_beside_one_with(tmp_path):
+    p = random_problem(seed=17)
+    train, test = shards(tmp_path, p)
+    rows = list(range(len(p["test_uids"])))
+    old = {k: v for k, v in shard_metadata(1, p["etas"][0], 6, "test").items() if k != "fingerprint"}
+    write_grad_shard(test[1][0], p["test_uids"], p["test_langs"], [0] * len(rows), [0] * len(rows),
+                     np.zeros(len(rows)), p["test"][0], old)  # fmt: skip
+    with pytest.raises(ArtifactError, match="no fingerprint"):
+        score_shard({e: paths[0] for e, paths in train.items()}, test, CFG64)

@@ -70,11 +70,10 @@ def collate(encoded: Encoded, indices, pad_id: int, device=None):
 
     seqs = [encoded.input_ids[i] for i in indices]
     width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for row, seq in enumerate(seqs):
-        ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-        mask[row, : len(seq)] = 1
+    # padded in Python and converted once: one tensor per row costs more than the batch's arithmetic
+    # on a small model
+    ids = torch.tensor([list(s) + [pad_id] * (width - len(s)) for s in seqs], dtype=torch.long)
+    mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs], dtype=torch.long)
     labels = torch.tensor([encoded.labels[i] for i in indices], dtype=torch.long)
     batch = {"input_ids": ids, "attention_mask": mask, "labels": labels}
     if device is not None:

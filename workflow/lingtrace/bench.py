@@ -1,23 +1,34 @@
 """``lingtrace bench``: the performance figures, each measured side by side in one process.
 
-- ``grad_ratio_vs_fwdbwd``: per-example gradient dump throughput over a plain batched
+- ``grad_ratio_vs_fwdbwd``: per-example gradient dump throughput (logra) over a plain batched
   forward+backward (weight gradients of the same traced layers) of the same model and batch;
 - ``grad_speedup_vs_loop``: the dump over one forward+backward per example;
+- ``grad_vs_opacus``: exact per-example gradients of the same layers, weights and batch through
+  lingtrace and through opacus's ``GradSampleModule``, on the tiny model (every Linear layer) and on the
+  XLM-R-base shape (a few Linear layers of the last two layers and the head); the smaller of the two,
+  each shape's figure in ``grad_vs_opacus_by_shape``;
 - ``score_fraction_of_matmul``: the scoring kernel's GFLOP/s over torch matmul's for the same shapes
   (k=1024), with the end-to-end shard figure (Parquet read, scoring, Parquet write) beside it;
-- ``captum_speedup``, ``captum_max_rel_err``: one fixed TracIn job through lingtrace and through
-  Captum's TracInCP (tiny default model, 2,000 train and 200 test examples, 3 checkpoints, batch 32,
-  classification-head gradients, exact on both sides). The error is max |ours - Captum| over the
-  largest |Captum| score.
+- ``shard_write_vs_copy``, ``shard_read_vs_copy``: writing and reading a gradient shard over copying a
+  file of the same bytes (the GB/s of all three in ``details``);
+- ``captum_speedup``, ``captum_max_rel_err``: one exact TracIn job (tiny default model, 2,000 train and
+  200 test examples, 3 checkpoints, batch 32, every Linear layer) through lingtrace (gradient dump,
+  shard files, scoring) and through Captum's TracInCP; the head-only job as a second row, with
+  TracInCPFast beside it. The error is max |ours - Captum| over the largest |Captum| score.
 
 Each pair alternates over repetitions and keeps each side's best time, since load from other
-processes only ever slows a run down. ``--quick`` shrinks every size (for CI smoke runs).
+processes only ever slows a run down. ``--quick`` shrinks every size (for CI smoke runs). Captum and
+opacus come with the ``bench`` extra (``pip install lingtrace[bench]``); without them their figures are
+None.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
+import os
 import platform
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +43,11 @@ log = logging.getLogger(__name__)
 
 BASE = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072}
 TINY = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
+ALL_LINEAR = r"^(roberta\.encoder\..*|classifier\..*)$"  # every nn.Linear of an XLM-R classifier
+HEAD = r"^classifier\.(dense|out_proj)$"
+# XLM-R-base shape, opacus race: a few Linear layers of the last two layers plus the head (6.5 M weights)
+LAST_LAYERS = (r"^(roberta\.encoder\.layer\.(10|11)\.attention\.output\.dense"
+               r"|roberta\.encoder\.layer\.11\.(intermediate|output)\.dense|classifier\.(dense|out_proj))$")  # fmt: skip
 
 
 def best_times(cases: dict[str, Callable[[], object]], reps: int) -> dict[str, float]:
@@ -47,19 +63,25 @@ def best_times(cases: dict[str, Callable[[], object]], reps: int) -> dict[str, f
     return {name: min(ts) for name, ts in times.items()}
 
 
+def optional(module: str):
+    """The module, or None when the ``bench`` extra is not installed."""
+    try:
+        return __import__(module)
+    except ImportError:
+        log.warning("%s is not installed (pip install 'lingtrace[bench]'): its figures are left out", module)
+        return None
+
+
 # --- per-example gradients ----------------------------------------------------------------------
 
 
-def bench_gradients(arch: dict, batch: int = 16, tokens: int = 64, vocab: int = 30000, dim: int = 16, reps: int = 3) -> dict:
-    """Dump vs plain forward+backward vs a per-example loop on a random XLM-R-shaped classifier."""
+def random_batch(arch: dict, batch: int, tokens: int, vocab: int, seed: int = 0):
+    """(model, encoded, ids, mask, labels): a random XLM-R-shaped 3-way classifier and one batch."""
     from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
 
     from lingtrace.batching import Encoded
-    from lingtrace import settings
-    from lingtrace.tracin.gradients import compute_gradients, select_layers
-    from lingtrace.tracin.projection import build_projector
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     config = XLMRobertaConfig(vocab_size=vocab, max_position_embeddings=tokens + 2, num_labels=3, **arch)
     model = XLMRobertaForSequenceClassification(config).eval()
     ids = torch.randint(5, vocab, (batch, tokens))
@@ -68,18 +90,29 @@ def bench_gradients(arch: dict, batch: int = 16, tokens: int = 64, vocab: int = 
     labels = torch.randint(0, 3, (batch,))
     encoded = Encoded([f"u{i}" for i in range(batch)], ["x"] * batch, [str(i) for i in range(batch)],
                       labels.tolist(), ids.tolist())  # fmt: skip
+    return model, encoded, ids, mask, labels
+
+
+def trace_only(model, traced) -> None:
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in traced:
+        p.requires_grad_(True)
+
+
+def bench_gradients(arch: dict, batch: int = 16, tokens: int = 64, vocab: int = 30000, dim: int = 16, reps: int = 3) -> dict:
+    """Dump (logra) vs plain forward+backward vs a per-example loop on a random XLM-R-shaped classifier."""
+    from lingtrace import settings
+    from lingtrace.tracin.gradients import compute_gradients, select_layers
+    from lingtrace.tracin.projection import build_projector
+
+    model, encoded, ids, mask, labels = random_batch(arch, batch, tokens, vocab)
     layers = select_layers(model, settings.load("gradients").layers)
     traced = [p for module in layers.values() for p in module.parameters()]
     projector = build_projector("logra", layers, dim, 0)
 
-    def trace_only_selected():
-        for p in model.parameters():
-            p.requires_grad_(False)
-        for p in traced:
-            p.requires_grad_(True)
-
     def fwdbwd():
-        trace_only_selected()
+        trace_only(model, traced)
         model.zero_grad(set_to_none=True)
         logits = model(input_ids=ids, attention_mask=mask).logits
         torch.nn.functional.cross_entropy(logits, labels, reduction="sum").backward()
@@ -88,7 +121,7 @@ def bench_gradients(arch: dict, batch: int = 16, tokens: int = 64, vocab: int = 
         compute_gradients(model, encoded, layers, projector, batch_size=batch)
 
     def loop():
-        trace_only_selected()
+        trace_only(model, traced)
         for i in range(batch):
             model.zero_grad(set_to_none=True)
             logits = model(input_ids=ids[i : i + 1], attention_mask=mask[i : i + 1]).logits
@@ -103,6 +136,111 @@ def bench_gradients(arch: dict, batch: int = 16, tokens: int = 64, vocab: int = 
         "examples_per_s": rate,
         "sizes": {**arch, "vocab": vocab, "batch": batch, "tokens": tokens, "projection": "logra", "dim": dim,
                   "total_dim": projector.total_dim, "traced_layers": len(layers)},  # fmt: skip
+    }
+
+
+def bench_opacus(arch: dict, pattern: str, batch: int, tokens: int, vocab: int, reps: int = 3) -> dict | None:
+    """Exact per-example gradients of the layers matching ``pattern``: lingtrace's (hooks, vectors in a
+    (batch, dim) array with losses, predictions and norms) vs opacus's GradSampleModule (a grad_sample
+    per parameter; the traced layers in train mode, as opacus records only there), on a copy of the
+    same model with the same weights and batch. A plain forward+backward of the same layers' weight
+    gradients runs beside them."""
+    opacus = optional("opacus")
+    if opacus is None:
+        return None
+    from opacus import GradSampleModule
+
+    from lingtrace.tracin.gradients import compute_gradients, select_layers
+    from lingtrace.tracin.projection import build_projector
+
+    model, encoded, ids, mask, labels = random_batch(arch, batch, tokens, vocab)
+    layers = select_layers(model, pattern)
+    projector = build_projector("none", layers, None, 0)
+    theirs_model = copy.deepcopy(model)
+    theirs_layers = select_layers(theirs_model, pattern)
+    theirs_traced = [p for module in theirs_layers.values() for p in module.parameters()]
+    trace_only(theirs_model, theirs_traced)
+    wrapped = GradSampleModule(theirs_model, loss_reduction="sum")
+    plain_traced = [p for module in layers.values() for p in module.parameters()]
+    results = {}
+
+    def ours():
+        results["ours"] = compute_gradients(model, encoded, layers, projector, batch_size=batch).grads
+
+    def theirs():
+        theirs_model.eval()
+        for module in theirs_layers.values():
+            module.train()
+        for p in theirs_traced:
+            p.grad_sample, p.grad = None, None
+        logits = wrapped(input_ids=ids, attention_mask=mask).logits
+        torch.nn.functional.cross_entropy(logits, labels, reduction="sum").backward()
+        results["opacus"] = [p.grad_sample for p in theirs_traced]
+
+    def fwdbwd():
+        trace_only(model, plain_traced)
+        model.zero_grad(set_to_none=True)
+        logits = model(input_ids=ids, attention_mask=mask).logits
+        torch.nn.functional.cross_entropy(logits, labels, reduction="sum").backward()
+
+    best = best_times({"ours": ours, "opacus": theirs, "fwdbwd": fwdbwd}, reps)
+    # opacus's weight and bias samples in lingtrace's layout: per layer (out, in + bias column)
+    reference = torch.cat([
+        torch.cat([m.weight.grad_sample, m.bias.grad_sample[:, :, None]], dim=2).reshape(batch, -1)
+        for m in theirs_layers.values()
+    ], dim=1).double().numpy()  # fmt: skip
+    wrapped._close()
+    error = float(np.abs(results["ours"] - reference).max() / np.abs(reference).max())
+    rate = {name: batch / seconds for name, seconds in best.items()}
+    return {
+        "grad_vs_opacus": rate["ours"] / rate["opacus"],
+        "opacus_max_rel_err": error,
+        "examples_per_s": rate,
+        "sizes": {**arch, "vocab": vocab, "batch": batch, "tokens": tokens, "projection": "none",
+                  "total_dim": projector.total_dim, "traced_layers": list(layers)},  # fmt: skip
+    }
+
+
+# --- gradient shard files -----------------------------------------------------------------------
+
+
+def bench_shard_io(n: int = 20000, dim: int = 1024, reps: int = 3) -> dict:
+    """Writing and reading one float32 gradient shard (n x dim) against copying a file of the same bytes."""
+    from lingtrace.tracin.store import read_grad_shard, row_norms, write_grad_shard
+
+    grads = np.random.default_rng(0).standard_normal((n, dim), dtype=np.float32)
+    norms = row_norms(grads)  # the dump computes them batch by batch, before the write
+    uids, langs = [f"u{i:07d}" for i in range(n)], [f"l{i % 5}" for i in range(n)]
+    zeros = [0] * n
+    meta = {"projection": {"kind": "bench", "total_dim": dim}, "layers": {}, "checkpoint": 1, "eta": 1.0,
+            "dtype": "float32", "split": "train", "shard": 0, "n_shards": 1}  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        shard, copied = folder / "shard.parquet", folder / "copy.parquet"
+        write_grad_shard(shard, uids, langs, zeros, zeros, np.zeros(n), grads, meta, norms=norms)
+        read = {}
+
+        def write():
+            write_grad_shard(shard, uids, langs, zeros, zeros, np.zeros(n), grads, meta, norms=norms)
+
+        def read_back():
+            read["shard"] = read_grad_shard(shard)
+            read["shard"].grads.sum(axis=1)  # touch every value, as scoring does
+
+        def copy_file():
+            if copied.exists():
+                copied.unlink()  # a fresh file, as the shard write makes one
+            shutil.copyfile(shard, copied)
+
+        best = best_times({"copy": copy_file, "write": write, "read": read_back}, reps)
+        size = os.path.getsize(shard)
+    assert np.array_equal(read["shard"].grads, grads)
+    rate = {name: size / seconds / 1e9 for name, seconds in best.items()}
+    return {
+        "shard_write_vs_copy": rate["write"] / rate["copy"],
+        "shard_read_vs_copy": rate["read"] / rate["copy"],
+        "gb_per_s": {"shard_write": rate["write"], "shard_read": rate["read"], "file_copy": rate["copy"]},
+        "sizes": {"n": n, "dim": dim, "bytes": size, "payload_bytes": grads.nbytes},
     }
 
 
@@ -152,8 +290,10 @@ def _random_shards(folder: Path, n: int, dim: int, n_ckpt: int, split: str, gen:
     paths = {}
     for epoch in range(1, n_ckpt + 1):
         path = folder / f"{split}-{epoch}.parquet"
+        fingerprint = {"run": "bench", "seed": 0, "epoch": epoch, "weights_sha256": f"{epoch:064d}"}
         meta = {"projection": {"kind": "bench", "total_dim": dim}, "layers": {}, "checkpoint": epoch,
-                "eta": 1.0 / epoch, "dtype": "float32", "split": split, "shard": 0, "n_shards": 1}  # fmt: skip
+                "eta": 1.0 / epoch, "fingerprint": fingerprint, "dtype": "float32", "split": split, "shard": 0,
+                "n_shards": 1}  # fmt: skip
         uids = [f"{split}{i:06d}" for i in range(n)]
         langs = [f"l{i % 5}" for i in range(n)]
         write_grad_shard(path, uids, langs, [0] * n, [0] * n, np.zeros(n),
@@ -214,28 +354,38 @@ def _captum_job(folder: Path, n_train: int, n_test: int, n_ckpt: int):
         path = folder / f"epoch-{epoch}"
         XLMRobertaForSequenceClassification(config).save_pretrained(path)
         tokenizer.save_pretrained(path)
-        write_json({"epoch": epoch, "mean_lr": 1e-3 / epoch, "n_steps": 1}, path / "trace.json")
+        write_json({"epoch": epoch, "mean_lr": 1e-3 / epoch, "n_steps": 1, "seed": 0}, path / "trace.json")
         checkpoints.append(path)
     return checkpoints, train, test, tokenizer
 
 
-def bench_captum(n_train=2000, n_test=200, n_ckpt=3, batch=32, reps=1) -> dict:
-    from captum.influence import TracInCP
+def bench_captum(n_train=2000, n_test=200, n_ckpt=3, batch=32, reps=1, layers: str = "all", fast: bool = False) -> dict | None:
+    """One exact TracIn job through lingtrace's Python API (dump_checkpoints: gradient shards on disk;
+    tracin_scores: the dense float64 matrix from them) and through Captum's TracInCP, on the same
+    checkpoints, data and layers: ``layers`` "all" (every Linear layer of encoder and head) or "head".
+    ``fast``: also Captum's TracInCPFast (head only: it takes the last layer's gradients alone)."""
+    captum = optional("captum")
+    if captum is None:
+        return None
+    from captum.influence import TracInCP, TracInCPFast
     from safetensors.torch import load_file
 
     from lingtrace.batching import collate, encode
-    from lingtrace.tracin.api import dump_checkpoints, tracin_scores
     from lingtrace.io.checkpoints import load_checkpoint, read_trace
+    from lingtrace.tracin.api import dump_checkpoints, tracin_scores
+    from lingtrace.tracin.gradients import select_layers
 
-    head = ["classifier.dense", "classifier.out_proj"]
+    pattern = ALL_LINEAR if layers == "all" else HEAD
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         checkpoints, train, test, tokenizer = _captum_job(folder, n_train, n_test, n_ckpt)
-        gradients = {"layers": r"^classifier\.(dense|out_proj)$", "projection": "none", "batch_size": batch}
+        traced = list(select_layers(load_checkpoint(checkpoints[0])[0], pattern))
+        gradients = {"layers": pattern, "projection": "none", "batch_size": batch}
         results = {}
         threads = torch.get_num_threads()  # dump_checkpoints sets the thread count: keep the bench's
 
         def ours():
+            shutil.rmtree(folder / "grads", ignore_errors=True)
             train_paths, test_paths = dump_checkpoints(checkpoints, train, test, folder / "grads", gradients,
                                                        max_length=64, threads=threads)  # fmt: skip
             results["ours"] = tracin_scores(train_paths, test_paths, "dot")
@@ -258,34 +408,50 @@ def bench_captum(n_train=2000, n_test=200, n_ckpt=3, batch=32, reps=1) -> dict:
             net.eval()
             return read_trace(path)["mean_lr"]
 
-        def captum():
+        def captum_run(kind):
             model, _, _ = load_checkpoint(checkpoints[0])
             train_uids, train_tensors = tensors(train)
             test_uids, test_tensors = tensors(test)
-            tracin = TracInCP(
-                Logits(model).eval(), torch.utils.data.TensorDataset(*train_tensors), [str(c) for c in checkpoints],
-                checkpoints_load_func=load, layers=[f"model.{name}" for name in head],
-                loss_fn=torch.nn.CrossEntropyLoss(reduction="sum"), batch_size=batch, sample_wise_grads_per_batch=True,
-            )  # fmt: skip
-            results["captum"] = tracin.influence(test_tensors, show_progress=False).detach().double().numpy()
+            net = Logits(model).eval()
+            dataset = torch.utils.data.TensorDataset(*train_tensors)
+            paths = [str(c) for c in checkpoints]
+            if kind == "fast":
+                tracin = TracInCPFast(net, net.model.classifier.out_proj, dataset, paths, checkpoints_load_func=load,
+                                      loss_fn=torch.nn.CrossEntropyLoss(reduction="sum"), batch_size=batch)  # fmt: skip
+            else:
+                tracin = TracInCP(net, dataset, paths, checkpoints_load_func=load,
+                                  layers=[f"model.{name}" for name in traced],
+                                  loss_fn=torch.nn.CrossEntropyLoss(reduction="sum"), batch_size=batch,
+                                  sample_wise_grads_per_batch=True)  # fmt: skip
+            results[kind] = tracin.influence(test_tensors, show_progress=False).detach().double().numpy()
             results["order"] = (test_uids, train_uids)
 
-        best = best_times({"ours": ours, "captum": captum}, reps)
+        cases = {"ours": ours, "captum": lambda: captum_run("captum")}
+        if fast:
+            cases["captum_fast"] = lambda: captum_run("fast")
+        best = best_times(cases, reps)
     ours_scores = results["ours"]
     assert (ours_scores.test_uids, ours_scores.train_uids) == results["order"], "row orders differ"
     theirs = results["captum"]
-    error = float(np.abs(ours_scores.scores - theirs).max() / np.abs(theirs).max())
-    return {
+    row = {
         "captum_speedup": best["captum"] / best["ours"],
-        "captum_max_rel_err": error,
+        "captum_max_rel_err": float(np.abs(ours_scores.scores - theirs).max() / np.abs(theirs).max()),
         "ours_seconds": best["ours"],
         "captum_seconds": best["captum"],
         "sizes": {"n_train": train.num_rows, "n_test": test.num_rows, "checkpoints": n_ckpt, "batch": batch,
-                  "layers": head, "model": TINY},  # fmt: skip
+                  "layers": traced, "model": TINY},  # fmt: skip
     }
+    if fast:  # TracInCPFast sees the out_proj layer only: a speed figure, its scores are another quantity
+        row["captum_fast_speedup"] = best["captum_fast"] / best["ours"]
+        row["captum_fast_seconds"] = best["captum_fast"]
+    return row
 
 
 # --- all of it ------------------------------------------------------------------------------------
+
+
+def figure(result: dict | None, key: str):
+    return None if result is None else result[key]
 
 
 def run_bench(quick: bool = False, threads: int | None = None) -> dict:
@@ -293,33 +459,59 @@ def run_bench(quick: bool = False, threads: int | None = None) -> dict:
         torch.set_num_threads(threads)
     if quick:
         sizes = {"base": dict(arch={**BASE, "num_hidden_layers": 2}, batch=4, tokens=32, vocab=5000, reps=1),
+                 "opacus_tiny": dict(batch=8, tokens=16, vocab=1000, reps=1),
+                 "opacus_base": dict(arch={**BASE, "num_hidden_layers": 2}, batch=2, tokens=16, vocab=5000, reps=1),
+                 "io": dict(n=2000, dim=1024, reps=2),
                  "kernel": dict(n_test=200, n_train=4096, dim=1024, reps=2),
                  "captum": dict(n_train=250, n_test=50, reps=1)}  # fmt: skip
+        last = r"^(roberta\.encoder\.layer\.1\.(attention\.output|intermediate|output)\.dense|classifier\..*)$"
     else:
         sizes = {"base": dict(arch=BASE, batch=16, tokens=64, vocab=30000, reps=3),
+                 "opacus_tiny": dict(batch=32, tokens=32, vocab=1000, reps=5),
+                 "opacus_base": dict(arch=BASE, batch=16, tokens=64, vocab=30000, reps=3),
+                 "io": dict(n=20000, dim=1024, reps=5),
                  "kernel": dict(n_test=2000, n_train=20000, dim=1024, reps=3),
                  "captum": dict(n_train=2000, n_test=200, reps=1)}  # fmt: skip
+        last = LAST_LAYERS
     log.info("gradients on the XLM-R-base-shaped model")
     base = bench_gradients(**sizes["base"])
     log.info("gradients on the tiny model")
     tiny = bench_gradients(arch=TINY, batch=32, tokens=32, vocab=1000, reps=3)
+    log.info("exact per-example gradients against opacus")
+    opacus = {"tiny": bench_opacus(TINY, ALL_LINEAR, **sizes["opacus_tiny"]),
+              "xlmr_base": bench_opacus(pattern=last, **sizes["opacus_base"])}
+    log.info("gradient shard write and read against a file copy")
+    io = bench_shard_io(**sizes["io"])
     log.info("scoring kernel")
     kernel = bench_kernel(**sizes["kernel"])
     log.info("scoring a whole shard")
     shard = bench_shard_end_to_end(**{k: v for k, v in sizes["kernel"].items() if k != "reps"}, reps=2)
-    log.info("against Captum TracInCP")
-    captum = bench_captum(**sizes["captum"])
+    log.info("against Captum TracInCP: every Linear layer")
+    captum = bench_captum(**sizes["captum"], layers="all")
+    log.info("against Captum TracInCP and TracInCPFast: the head")
+    captum_head = bench_captum(**sizes["captum"], layers="head", fast=True)
+    by_shape = {shape: figure(result, "grad_vs_opacus") for shape, result in opacus.items()}
     return {
         "grad_ratio_vs_fwdbwd": base["grad_ratio_vs_fwdbwd"],
         "grad_speedup_vs_loop": base["grad_speedup_vs_loop"],
+        "grad_vs_opacus": None if None in by_shape.values() else min(by_shape.values()),
+        "grad_vs_opacus_by_shape": by_shape,
         "score_fraction_of_matmul": kernel["score_fraction_of_matmul"],
         "shard_fraction_of_matmul": shard["shard_fraction_of_matmul"],
-        "captum_speedup": captum["captum_speedup"],
-        "captum_max_rel_err": captum["captum_max_rel_err"],
-        "details": {"gradients_base": base, "gradients_tiny": tiny, "kernel": kernel, "shard": shard, "captum": captum},
+        "shard_write_vs_copy": io["shard_write_vs_copy"],
+        "shard_read_vs_copy": io["shard_read_vs_copy"],
+        "shard_gb_per_s": io["gb_per_s"],
+        "captum_speedup": figure(captum, "captum_speedup"),
+        "captum_max_rel_err": figure(captum, "captum_max_rel_err"),
+        "captum_head_speedup": figure(captum_head, "captum_speedup"),
+        "captum_head_max_rel_err": figure(captum_head, "captum_max_rel_err"),
+        "captum_fast_head_speedup": figure(captum_head, "captum_fast_speedup"),
+        "details": {"gradients_base": base, "gradients_tiny": tiny, "opacus": opacus, "shard_io": io,
+                    "kernel": kernel, "shard": shard, "captum": captum, "captum_head": captum_head},  # fmt: skip
         "quick": quick,
         "device": "cpu",
         "threads": torch.get_num_threads(),
+        "load_average": list(os.getloadavg()),
         "machine": {"python": platform.python_version(), "torch": torch.__version__, "processor": platform.machine(),
-                    "lingtrace": __version__},  # fmt: skip
+                    "cpus": os.cpu_count(), "lingtrace": __version__},  # fmt: skip
     }

@@ -135,10 +135,12 @@ def cmd_bench(args, params) -> None:
     results = run_bench(quick=args.quick, threads=args.threads)
     if args.json:
         write_json(results, args.json)
-    keys = ("grad_ratio_vs_fwdbwd", "grad_speedup_vs_loop", "score_fraction_of_matmul",
-            "shard_fraction_of_matmul", "captum_speedup", "captum_max_rel_err")  # fmt: skip
+    keys = ("grad_ratio_vs_fwdbwd", "grad_speedup_vs_loop", "grad_vs_opacus", "score_fraction_of_matmul",
+            "shard_fraction_of_matmul", "shard_write_vs_copy", "shard_read_vs_copy", "captum_speedup",
+            "captum_max_rel_err", "captum_head_speedup", "captum_fast_head_speedup")  # fmt: skip
     for key in keys:
-        print(f"{key:28s} {results[key]:.4g}")
+        value = results.get(key)
+        print(f"{key:28s} {'n/a (pip install lingtrace[bench])' if value is None else format(value, '.4g')}")
 
 
 def cmd_analyze(args, params) -> None:
@@ -322,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--predictions", required=True)
     p.add_argument("--out", required=True)
 
-    p = stage("bench", cmd_bench, "performance figures, side by side with plain torch and Captum")
+    p = stage("bench", cmd_bench, "performance figures, side by side with plain torch, opacus and Captum")
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not the reported figures)")
     p.add_argument("--json", help="write every figure to this JSON file")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")

@@ -31,7 +31,7 @@ from lingtrace.tracin.merge import merge_lang, merge_topk
 from lingtrace.tracin.score import score_shard
 from lingtrace.tracin.shards import as_path_lists, check_pairing, load_split, tensors
 
-DENSE_CHUNK_ROWS = 4096  # training rows per float64 block of tracin_scores
+DENSE_CHUNK_BYTES = 64 << 20  # float64 training vectors converted at a time by tracin_scores
 
 ShardsByCheckpoint = Mapping[int | str, str | os.PathLike | Sequence[str | os.PathLike]]
 
@@ -67,7 +67,7 @@ def tracin_scores(
     side = prepare_test(torch.stack(tensors(test.vectors)).double(), torch.tensor(train.etas, dtype=torch.float64))
     train_vectors = tensors(train.vectors)
     scores = np.empty((len(test.uids), len(train.uids)))
-    step = DENSE_CHUNK_ROWS
+    step = max(1, DENSE_CHUNK_BYTES // (8 * len(train.checkpoints) * max(train.dim, 1)))
     for start in range(0, len(train.uids), step):  # float64 a chunk at a time: memory stays at the float32 shards
         chunk = [v[start : start + step].double() for v in train_vectors]
         blocks = {slot: block for slot, _, block in score_blocks(side, chunk, [variant])}

@@ -68,9 +68,10 @@ def select_layers(model: nn.Module, pattern: str) -> dict[str, nn.Module]:
 
 
 @contextmanager
-def frozen_parameters(model: nn.Module):
-    """No parameter requires grad inside the block (so none gets .grad); the flags are restored after."""
-    flags = [(p, p.requires_grad) for p in model.parameters()]
+def frozen_parameters(model: nn.Module, parameters: list | None = None):
+    """No parameter requires grad inside the block (so none gets .grad); the flags are restored after.
+    ``parameters``: the model's, if already listed (walking the module tree costs on a small model)."""
+    flags = [(p, p.requires_grad) for p in (model.parameters() if parameters is None else parameters)]
     for p, _ in flags:
         p.requires_grad_(False)
     try:
@@ -98,6 +99,8 @@ class GradientTracer:
         self.out = None
         self.activations: dict[str, torch.Tensor] = {}
         self.written: set[str] = set()
+        self.prepared: dict = {}  # per batch: inputs shared by several layers, prepared once
+        self.inputs: dict = {}  # per batch: id(input) -> (input, its detached view)
         self.leaves: list[torch.Tensor] = []
 
     def __enter__(self) -> GradientTracer:
@@ -121,6 +124,8 @@ class GradientTracer:
             out.zero_()
         self.activations.clear()
         self.written.clear()
+        self.prepared.clear()
+        self.inputs.clear()
         self.leaves.clear()
 
     def _forward_hook(self, name: str):
@@ -132,7 +137,7 @@ class GradientTracer:
                     f"gradients.layers: {name} runs more than once per forward pass; per-example gradients of "
                     "shared modules are not supported, leave it out of the pattern"
                 )
-            self.activations[name] = layer.activations(self._tokens_first(name, inputs[0].detach()))
+            self.activations[name] = layer.activations(self._tokens_first(name, self._detached(inputs[0])))
             if not output.requires_grad:  # an earliest traced module: backward starts its graph here
                 output = output.detach().requires_grad_()
                 self.leaves.append(output)
@@ -140,6 +145,14 @@ class GradientTracer:
             return output
 
         return hook
+
+    def _detached(self, x: torch.Tensor) -> torch.Tensor:
+        """x.detach(), the same tensor for every layer fed x (query, key, value), so that their exact
+        activations are prepared once (see KroneckerLayer.write)."""
+        hit = self.inputs.get(id(x))
+        if hit is None or hit[0] is not x:  # the memo keeps x alive: its id cannot be reused meanwhile
+            hit = self.inputs[id(x)] = (x, x.detach())
+        return hit[1]
 
     def _tokens_first(self, name: str, x: torch.Tensor) -> torch.Tensor:
         """(B, T, ...) as is; a per-example input (B, in), like the classifier head's, as one token (B, 1, in)."""
@@ -161,7 +174,7 @@ class GradientTracer:
             grad = grad.unsqueeze(1)
         layer = self.projector.layers[name]
         start, stop = self.projector.offsets[name]
-        layer.write(self.activations.pop(name), layer.gradients(grad), mask, self.out[:, start:stop])
+        layer.write(self.activations.pop(name), layer.gradients(grad), mask, self.out[:, start:stop], self.prepared)
         self.written.add(name)
 
     def backward(self, loss: torch.Tensor) -> None:
@@ -177,6 +190,8 @@ class GradientTracer:
                     start, stop = self.projector.offsets[name]
                     self.out[:, start:stop] = 0
         self.activations.clear()
+        self.prepared.clear()
+        self.inputs.clear()
 
 
 def non_finite_uids(values: torch.Tensor, uids: list[str]) -> list[str]:
@@ -245,8 +260,12 @@ def compute_gradients(
     with their norms. The (n, total_dim) result is allocated once; a batch whose examples are
     consecutive rows (and needs no cast) is written straight into it, any other through one copy.
     """
-    device = next(model.parameters()).device if device is None else torch.device(device)
-    model.to(device=device, dtype=dtype).eval()
+    parameters = list(model.parameters())
+    device = parameters[0].device if device is None else torch.device(device)
+    if any(p.device != device or p.dtype != dtype for p in parameters):
+        model.to(device=device, dtype=dtype)
+        parameters = list(model.parameters())
+    model.eval()
     projector.to(device, dtype)
     store_dtype = dtype if store_dtype is None else store_dtype
     pad_id = model.config.pad_token_id
@@ -258,7 +277,7 @@ def compute_gradients(
     buffer = None
     done = 0
     started = last_log = time.monotonic()
-    with torch.enable_grad(), frozen_parameters(model), GradientTracer(layers, projector) as tracer:
+    with torch.enable_grad(), frozen_parameters(model, parameters), GradientTracer(layers, projector) as tracer:
         for indices in length_sorted_batches(encoded, batch_size):
             batch = collate(encoded, indices, pad_id, device)
             uids = [encoded.uids[i] for i in indices]

@@ -74,15 +74,18 @@ def append_ones(x: torch.Tensor) -> torch.Tensor:
 
 
 # Per-example matrices at least this large are written one example at a time with torch.mm straight
-# into their rows of the output; smaller ones go through one bmm and a copy (fewer calls, and the
-# copy is cheap). torch's bmm cannot write into a row-strided output without a copy of its own.
-DIRECT_MM_ENTRIES = 1 << 16
+# into their rows of the output (measured: MKL's batched gemm is slower than a loop of gemms there);
+# smaller ones go through one bmm and a copy (fewer calls; the copy is cheap). torch's bmm cannot write
+# into a row-strided output without a copy of its own.
+DIRECT_MM_ENTRIES = 1 << 15
 
 
 def outer_sums(g: torch.Tensor, a: torch.Tensor, out: torch.Tensor) -> None:
     """out[b] = g[b]^T a[b] for g (B, T, O), a (B, T, I), ``out`` (B, O, I) a view whose matrices are
     each contiguous (rows of a larger (B, total) array)."""
-    if out.is_contiguous():
+    if g.shape[1] == 1:  # one token (a per-example input): an outer product, written in place
+        torch.mul(g.transpose(1, 2), a, out=out)
+    elif out.is_contiguous():
         torch.bmm(g.transpose(1, 2), a, out=out)
     elif out.shape[1] * out.shape[2] >= DIRECT_MM_ENTRIES:
         for b in range(out.shape[0]):
@@ -151,19 +154,28 @@ class KroneckerLayer:
             a = append_ones(a)
         return torch.einsum("bto,bti->boi", g, a).reshape(g.shape[0], -1)
 
-    def write(self, a: torch.Tensor, g: torch.Tensor, mask: torch.Tensor | None, out: torch.Tensor) -> None:
+    def write(self, a: torch.Tensor, g: torch.Tensor, mask: torch.Tensor | None, out: torch.Tensor,
+              prepared: dict | None = None) -> None:  # fmt: skip
         """``combine(a * mask, g)`` written into ``out`` (B, dim), a view that may be row-strided.
 
         ``mask`` (B, T, 1) in g's dtype zeroes padded tokens (None: no padding); it is applied to the
         input side, the smaller one here, and as the bias column, so the bias gradient is the masked
-        sum of g_t.
+        sum of g_t. ``prepared``: a per-batch memo, so layers fed the same input (query, key, value)
+        mask it and append its bias column once.
         """
-        a = a.to(g.dtype)
-        if mask is not None:
-            a = a * mask
-        if self.exact_bias:
-            a = torch.cat([a, mask if mask is not None else a.new_ones(*a.shape[:-1], 1)], dim=-1)
-        outer_sums(g, a, out.view(g.shape[0], g.shape[-1], a.shape[-1]))
+        key = (id(a), self.exact_bias)
+        hit = prepared.get(key) if prepared is not None else None
+        if hit is not None and hit[0] is a:  # the same tensor (kept alive by the memo), not a reused id
+            ready = hit[1]
+        else:
+            ready = a.to(g.dtype)
+            if mask is not None:
+                ready = ready * mask
+            if self.exact_bias:
+                ready = torch.cat([ready, mask if mask is not None else ready.new_ones(*ready.shape[:-1], 1)], dim=-1)
+            if prepared is not None:
+                prepared[key] = (a, ready)
+        outer_sums(g, ready, out.view(g.shape[0], g.shape[-1], ready.shape[-1]))
 
     def metadata(self) -> dict:
         return {"name": self.shape.name, "module": self.shape.module, "shape": [self.shape.n_out, self.shape.n_in],
@@ -185,7 +197,8 @@ class ExactEmbedding(KroneckerLayer):
         rows.scatter_add_(1, ids.unsqueeze(-1).expand(-1, -1, self.shape.n_out), g)
         return rows.transpose(1, 2).reshape(g.shape[0], -1)
 
-    def write(self, ids: torch.Tensor, g: torch.Tensor, mask: torch.Tensor | None, out: torch.Tensor) -> None:
+    def write(self, ids: torch.Tensor, g: torch.Tensor, mask: torch.Tensor | None, out: torch.Tensor,
+              prepared: dict | None = None) -> None:  # fmt: skip
         out.copy_(self.combine(ids, g if mask is None else g * mask))
 
 
@@ -219,10 +232,11 @@ class GaussianLayer:
         self.project(self.exact.combine(a, g), out)
         return out
 
-    def write(self, a: torch.Tensor, g: torch.Tensor, mask: torch.Tensor | None, out: torch.Tensor) -> None:
+    def write(self, a: torch.Tensor, g: torch.Tensor, mask: torch.Tensor | None, out: torch.Tensor,
+              prepared: dict | None = None) -> None:  # fmt: skip
         """Adds this layer's share to ``out`` (B, dim), which every layer of the projection shares."""
         flat = g.new_empty(g.shape[0], self.exact.dim)
-        self.exact.write(a, g, mask, flat)
+        self.exact.write(a, g, mask, flat, prepared)
         self.project(flat, out)
 
     def project(self, flat: torch.Tensor, out: torch.Tensor) -> None:

@@ -102,8 +102,8 @@ def write_grad_shard(
         {
             "uid": pa.array(uids, pa.string()),
             "lang": pa.array(langs, pa.string()),
-            "label": pa.array(labels, pa.int64()),
-            "pred": pa.array(preds, pa.int64()),
+            "label": pa.array(np.asarray(labels, dtype=np.int64)),
+            "pred": pa.array(np.asarray(preds, dtype=np.int64)),
             "loss": pa.array(np.asarray(losses, dtype=np.float64)),
             "grad": vectors,
             "grad_norm": pa.array(np.asarray(row_norms(grads) if norms is None else norms, dtype=np.float64)),

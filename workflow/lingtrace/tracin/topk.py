@@ -305,6 +305,8 @@ def top_k_scores(
     """
     device, dtype = test.scaled.device, test.scaled.dtype
     n_ckpt, n_train = len(train), train[0].shape[0]
+    if n_train == 0:  # an empty training shard has no influencers
+        return {}
     lists = {
         (slot, variant, direction): RunningTopK(k, largest)
         for variant in variants
@@ -312,7 +314,7 @@ def top_k_scores(
         for direction, largest in DIRECTIONS.items()
     }
     workspace = Workspace()
-    if device.type != "cpu":
+    if not on_host(test.scaled):
         for start in range(0, n_train, chunk_size):
             chunk = [part[start : start + chunk_size].to(device, dtype, non_blocking=True) for part in train]
             for slot, variant, block in score_blocks(test, chunk, variants, workspace):
