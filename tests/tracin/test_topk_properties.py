@@ -10,7 +10,6 @@ from unittest import mock
 
 import numpy as np
 import polars as pl
-import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,7 +25,6 @@ from lingtrace.tracin.topk import (
     RunningTopK,
     entries_beyond,
     first_k,
-    grouped_entries_beyond,
     top_k_scores,
 )
 
@@ -76,20 +74,17 @@ def test_first_k_is_the_brute_force_first_k(scores, k, largest):
 @FAST
 @given(scores=score_rows(max_cols=200), largest=st.booleans(), inclusive=st.booleans(), offset=st.integers(0, 1000),
        quantile=st.floats(0.0, 1.0), data=st.data())  # fmt: skip
-def test_entry_searches_find_exactly_the_entries_beyond_the_threshold(scores, largest, inclusive, offset, quantile, data):
+def test_entries_beyond_finds_exactly_the_entries_beyond_the_threshold(scores, largest, inclusive, offset, quantile, data):
     threshold = np.quantile(scores, quantile, axis=1)
     if data.draw(st.booleans()):  # a threshold equal to some entries, to test inclusive
         threshold = scores[np.arange(len(scores)), data.draw(st.integers(0, scores.shape[1] - 1))]
     better = {(True, False): np.greater, (True, True): np.greater_equal, (False, False): np.less,
               (False, True): np.less_equal}[largest, inclusive]  # fmt: skip
     want = [sorted((float(v), j + offset) for j, v in enumerate(row) if better(v, t)) for row, t in zip(scores, threshold)]
-    block = torch.from_numpy(scores)
-    for search in (entries_beyond, grouped_entries_beyond):
-        values, positions = search(block, threshold, largest, offset, inclusive)
-        got = [sorted(row) for row in as_pairs(values, positions, ordered=False)]
-        assert got == want, search.__name__
-        padding = positions == PADDING
-        assert (values[padding] == (-np.inf if largest else np.inf)).all()
+    values, positions = entries_beyond(torch.from_numpy(scores), threshold, largest, offset, inclusive)
+    assert [sorted(row) for row in as_pairs(values, positions, ordered=False)] == want
+    padding = positions == PADDING
+    assert (values[padding] == (-np.inf if largest else np.inf)).all()
 
 
 @st.composite
@@ -177,15 +172,3 @@ def test_any_split_into_shards_merges_to_the_brute_force_tables(tmp_path_factory
     assert lang.drop("score_sum").equals(want_lang.drop("score_sum"))
     scale = max(1.0, float(np.abs(want_lang["score_sum"]).max()))
     np.testing.assert_allclose(lang["score_sum"], want_lang["score_sum"], rtol=1e-9, atol=1e-9 * scale)
-
-
-@pytest.mark.parametrize("largest", [True, False])
-def test_grouped_search_looks_into_groups_and_the_tail(largest):
-    """A block wider than a few groups, with its best entries in a group's last lane and in the tail."""
-    block = np.zeros((2, 3 * topk_module.GROUP + 5))
-    sign = 1.0 if largest else -1.0
-    block[0, topk_module.GROUP - 1] = 5 * sign
-    block[1, -1] = 7 * sign
-    values, positions = grouped_entries_beyond(torch.from_numpy(block), np.array([1.0, 1.0]) * sign, largest, 10)
-    assert as_pairs(values, positions, ordered=False) == [[(5 * sign, topk_module.GROUP - 1 + 10)],
-                                                           [(7 * sign, block.shape[1] - 1 + 10)]]

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 ALL = "all"
+SUM_BLOCK_BYTES = 1 << 20  # float64 training rows per block of language_sums on the CPU
 VARIANTS = ("dot", "cosine")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -155,13 +156,16 @@ def language_sums(
     sums = torch.zeros(n_ckpt, n_langs, dim, dtype=torch.float64, device=device)
     unit_sums = torch.zeros_like(sums)
     lang_ids = lang_ids.to(device)
-    for start in range(0, n_train, chunk_size):
-        # (n_langs, n) one-hot times the chunk: a deterministic sum per language (CUDA's index_add_ is not)
-        member = torch.nn.functional.one_hot(lang_ids[start : start + chunk_size], n_langs).T.to(torch.float64)
-        for c in range(n_ckpt):
-            chunk = train[c][start : start + chunk_size].to(device, torch.float64)
-            sums[c] += member @ chunk
-            unit_sums[c] += member @ (chunk * inverse_norms(chunk)[:, None])
+    if device.type == "cpu":
+        host_language_sums(train, lang_ids.numpy(), sums.numpy(), unit_sums.numpy())
+    else:
+        for start in range(0, n_train, chunk_size):
+            # (n_langs, n) one-hot times the chunk: a deterministic sum per language (CUDA's index_add_ is not)
+            member = torch.nn.functional.one_hot(lang_ids[start : start + chunk_size], n_langs).T.to(torch.float64)
+            for c in range(n_ckpt):
+                chunk = train[c][start : start + chunk_size].to(device, torch.float64)
+                sums[c] += member @ chunk
+                unit_sums[c] += member @ (chunk * inverse_norms(chunk)[:, None])
     etas = etas.to(device, torch.float64)[:, None, None]
     per_ckpt = {
         "dot": etas * torch.bmm(test, sums.transpose(1, 2)),
@@ -173,3 +177,21 @@ def language_sums(
             out[(c, variant)] = per_ckpt[variant][c]
         out[(ALL, variant)] = per_ckpt[variant].sum(0)
     return out
+
+
+def host_language_sums(train: Sequence[torch.Tensor], lang_ids: np.ndarray, sums: np.ndarray, unit_sums: np.ndarray
+                       ) -> None:  # fmt: skip
+    """language_sums' summed vectors on the CPU, added into ``sums`` and ``unit_sums`` (C, n_langs, k):
+    in numpy, a block of rows at a time, each block's float64 copy small enough to stay in cache
+    (converting whole chunks, and torch's threaded small ops, cost far more than the arithmetic)."""
+    n_langs, dim = sums.shape[1], sums.shape[2]
+    step = max(1, SUM_BLOCK_BYTES // (8 * max(dim, 1)))
+    for c, part in enumerate(train):
+        rows = part.numpy()
+        for start in range(0, len(rows), step):
+            block = rows[start : start + step].astype(np.float64)
+            member = np.zeros((n_langs, len(block)))
+            member[lang_ids[start : start + step], np.arange(len(block))] = 1.0
+            norms = np.sqrt(np.einsum("ij,ij->i", block, block))
+            sums[c] += member @ block
+            unit_sums[c] += (member * np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)) @ block

@@ -104,9 +104,6 @@ def first_k(
 PADDING = np.iinfo(np.int64).max  # the position of a padding entry; its value is the worst possible
 COMPARE = {(True, False): np.greater, (True, True): np.greater_equal, (False, False): np.less,
            (False, True): np.less_equal}  # (largest, inclusive) -> "better than the threshold"
-# Columns per group of the candidate prefilter: one max (min) per GROUP consecutive columns is a fast
-# contiguous reduction, and only the groups whose best entry passes the threshold are looked into.
-GROUP = 32
 
 
 def entries_beyond(
@@ -131,47 +128,14 @@ def entries_beyond(
     return pack_rows(rows, found, where, a.shape[0], largest, a.dtype)
 
 
-def grouped_entries_beyond(
-    block: torch.Tensor, threshold: np.ndarray, largest: bool, offset: int, inclusive: bool = False,
-    best: np.ndarray | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-    """``entries_beyond(block, threshold, largest, offset, inclusive)`` (the same entries of each row, in
-    another order within the row), looking only into the groups of GROUP columns whose best entry
-    passes: one reduction over the block instead of a comparison and a scan of every entry. ``best``:
-    the block's group_best if already computed. CPU only."""
-    a = block.numpy()
-    n_rows, n = a.shape
-    n_groups = n // GROUP
-    full = n_groups * GROUP
-    better = COMPARE[largest, inclusive]
-    best = group_best(block, largest) if best is None else best
-    rows, groups = np.nonzero(better(best, threshold[:, None]))
-    values = a[:, :full].reshape(n_rows, n_groups, GROUP)[rows, groups]  # (F, GROUP): the groups to look into
-    hit, lane = np.nonzero(better(values, threshold[rows][:, None]))
-    found_rows, found, cols = rows[hit], values[hit, lane], groups[hit] * GROUP + lane
-    if full < n:  # the last n % GROUP columns, compared one by one
-        tail_rows, tail_cols = np.nonzero(better(a[:, full:], threshold[:, None]))
-        found_rows = np.concatenate([found_rows, tail_rows])
-        found = np.concatenate([found, a[tail_rows, tail_cols + full]])
-        cols = np.concatenate([cols, tail_cols + full])
-    return pack_rows(found_rows, found, cols + offset, n_rows, largest, a.dtype)
-
-
-def group_best(block: torch.Tensor, largest: bool) -> np.ndarray:
-    """(N, n // GROUP): the max (min) of each run of GROUP consecutive columns of ``block`` (N, n); the
-    last n % GROUP columns are left out. CPU only."""
-    n_rows, n = block.shape
-    groups = block[:, : n // GROUP * GROUP].reshape(n_rows, n // GROUP, GROUP)
-    return (groups.amax(2) if largest else groups.amin(2)).numpy()
-
-
-def pack_rows(rows: np.ndarray, values: np.ndarray, positions: np.ndarray, n_rows: int, largest: bool, dtype
-              ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def pack_rows(rows: np.ndarray, values: np.ndarray, positions: np.ndarray, n_rows: int, largest: bool, dtype,
+              ordered: bool = False) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """Entries given as (row, value, position) triples -> (values, positions), each (n_rows, w), w the
-    largest count in a row; shorter rows padded with the worst value at position PADDING."""
+    largest count in a row; shorter rows padded with the worst value at position PADDING. ``ordered``:
+    the rows are already non-decreasing."""
     counts = np.bincount(rows, minlength=n_rows)
     width = int(counts.max()) if len(rows) else 0
-    order = np.argsort(rows, kind="stable")
+    order = slice(None) if ordered else np.argsort(rows, kind="stable")
     starts = np.cumsum(counts) - counts
     # the i-th entry of a row goes to slot (row * width + i) of the (n_rows, width) output
     slots = np.arange(len(rows)) + np.repeat(np.arange(n_rows) * width - starts, counts)
@@ -223,18 +187,11 @@ class RunningTopK:
 
     def candidates(self, block: torch.Tensor, offset: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(values, positions) of the entries of ``block`` (N, n) that may be among the best k."""
-        n = block.shape[1]
-        if not on_host(block) or n <= 2 * self.k:
+        if not on_host(block) or block.shape[1] <= 2 * self.k:
             values, columns = first_k(block, self.k, self.largest)
             return values, columns + offset
         if self.threshold is not None:
-            if n >= 4 * GROUP:
-                return grouped_entries_beyond(block, self.threshold, self.largest, offset)
             return entries_beyond(block, self.threshold, self.largest, offset)
-        if n // GROUP >= self.k:  # the k-th best of the group bests: at least k entries reach it
-            best = group_best(block, self.largest)
-            threshold = kth_best(best, self.k, self.largest)
-            return grouped_entries_beyond(block, threshold, self.largest, offset, inclusive=True, best=best)
         return entries_beyond(block, group_threshold(block, self.k, self.largest), self.largest, offset, inclusive=True)
 
     def update(self, block: torch.Tensor, offset: int) -> None:
@@ -295,13 +252,14 @@ def top_k_scores(
 
     ``train`` ((C, n, k), or C tensors (n, k)) may live on the CPU: it is moved to the test side's
     device and dtype one chunk of ``chunk_size`` rows at a time. Memory is bounded by the chunk, not by
-    n: the score blocks take (2C + 2) * N * chunk_size values. Returns {(slot, variant, direction):
-    (scores (N, k'), train positions (N, k'))}, rank 1 first, k' = min(k, n); positions index the
-    rows of ``train``.
+    n: the score blocks take C * N * chunk_size values on the CPU, (2C + 2) * N * chunk_size on CUDA.
+    Returns {(slot, variant, direction): (scores (N, k'), train positions (N, k'))}, rank 1 first,
+    k' = min(k, n); positions index the rows of ``train``.
 
-    On the CPU the matmuls run with torch's threads, then everything after them runs as tasks in
-    ``threads`` worker threads (default: torch's thread count), each single-threaded: the cosine and
-    summed blocks, and the update of each list (one task per block and direction).
+    On the CPU the matmuls run with torch's threads; then ``threads`` worker threads (default: torch's
+    thread count) each take a range of test rows and work through it in slabs that stay in cache: the
+    cosine and summed blocks are derived slab by slab, searched for candidates, and folded into that
+    range's own lists (numpy, one thread each: torch's small threaded ops stall on a busy machine).
     """
     device, dtype = test.scaled.device, test.scaled.dtype
     n_ckpt, n_train = len(train), train[0].shape[0]
@@ -357,21 +315,22 @@ def row_parts(n_rows: int, parts: int) -> list[tuple[int, int]]:
     return [(i * n_rows // parts, (i + 1) * n_rows // parts) for i in range(parts)]
 
 
-def slab_candidates(a: np.ndarray, threshold: np.ndarray | None, k: int, largest: bool):
-    """(rows, columns, values) of the entries of ``a`` (R, n) that may be among its rows' best k: those
-    better than ``threshold`` (R,), or, without one (a list's first chunk), those at least as good as
-    the slab's group_threshold (all of a row's first k where n <= 2k)."""
+def slab_candidates(a: np.ndarray, threshold: np.ndarray | None, k: int, largest: bool, mask: np.ndarray):
+    """(flat indices, values) of the entries of ``a`` (R, n) that may be among its rows' best k, in row
+    order: those better than ``threshold`` (R,), or, without one (a list's first chunk), those at least
+    as good as the slab's group_threshold (all of a row's first k where n <= 2k). ``mask``: a boolean
+    buffer of at least R * n entries, reused (a fresh one per call costs page faults)."""
     n_rows, n = a.shape
     if threshold is None and n <= 2 * k:
         values, columns = first_k(torch.from_numpy(a), k, largest)
-        rows = np.repeat(np.arange(n_rows), values.shape[1])
-        return rows, columns.numpy().reshape(-1), values.numpy().reshape(-1)
+        flat = (columns.numpy() + np.arange(n_rows)[:, None] * n).reshape(-1)
+        return flat, values.numpy().reshape(-1)
     inclusive = threshold is None
     if inclusive:
         threshold = group_threshold(torch.from_numpy(a), k, largest)
-    flat = np.flatnonzero(COMPARE[largest, inclusive](a, threshold[:, None]))
-    rows = flat // n
-    return rows, flat - rows * n, a.reshape(-1).take(flat)
+    hits = COMPARE[largest, inclusive](a, threshold[:, None], out=mask[: a.size].reshape(a.shape))
+    flat = np.flatnonzero(hits)
+    return flat, a.reshape(-1).take(flat)
 
 
 def fold_rows(lists: dict, rows: tuple[int, int], variant: str, dots: np.ndarray, inv_train, inv_test,
@@ -383,6 +342,7 @@ def fold_rows(lists: dict, rows: tuple[int, int], variant: str, dots: np.ndarray
     first, stop = rows
     height = max(1, SLAB_ENTRIES // n)
     buffers = np.empty((n_ckpt + 1, min(height, stop - first), n), dtype=dots.dtype)
+    mask = np.empty(min(height, stop - first) * n, dtype=bool)
     found = {key: [] for key in lists}
     for lo in range(first, stop, height):
         hi = min(lo + height, stop)
@@ -402,14 +362,16 @@ def fold_rows(lists: dict, rows: tuple[int, int], variant: str, dots: np.ndarray
             for direction, largest in DIRECTIONS.items():
                 top = lists[(slot, direction)]
                 threshold = None if top.threshold is None else top.threshold[lo - first : hi - first]
-                r, c, v = slab_candidates(block, threshold, k, largest)
-                found[(slot, direction)].append((r + (lo - first), c, v))
+                flat, values = slab_candidates(block, threshold, k, largest, mask)
+                found[(slot, direction)].append((flat + (lo - first) * n, values))  # flat in rows first..stop
     for (slot, direction), parts in found.items():
-        r, c, v = (np.concatenate(column) for column in zip(*parts))
+        flat, values = (np.concatenate(column) for column in zip(*parts))
+        rows = flat // n
         top = lists[(slot, direction)]
-        top.fold(*pack_rows(r, v, c + start, stop - first, top.largest, dots.dtype))
+        top.fold(*pack_rows(rows, values, flat - rows * n + start, stop - first, top.largest, dots.dtype, ordered=True))
 
 
 def concat_rows(parts: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Results of consecutive row ranges (each (rows, k')) stacked into one."""
-    return torch.cat([values for values, _ in parts]), torch.cat([positions for _, positions in parts])
+    """Results of consecutive row ranges (each (rows, k'), on the CPU) stacked into one."""
+    return (torch.from_numpy(np.concatenate([values.numpy() for values, _ in parts])),
+            torch.from_numpy(np.concatenate([positions.numpy() for _, positions in parts])))  # fmt: skip
