@@ -298,6 +298,11 @@ class Projector:
             self.offsets[name] = (0, dim) if kind == "gaussian" else (start, start + layer.dim)
             start += 0 if kind == "gaussian" else layer.dim
 
+    def stageable(self) -> bool:
+        """Whether every layer writes a small per-example matrix (one bmm into a contiguous block, see
+        outer_sums): then the tracer stages the blocks and copies them into the vectors at once."""
+        return self.kind != "gaussian" and all(layer.dim < DIRECT_MM_ENTRIES for layer in self.layers.values())
+
     @property
     def shared(self) -> bool:
         """Whether every layer adds into the same columns (gaussian) rather than writing its own."""
