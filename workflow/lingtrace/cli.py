@@ -49,10 +49,10 @@ def section(params: dict, name: str):
 def cmd_corpus(args, params) -> None:
     import pyarrow.parquet as pq
 
-    from lingtrace.data.sources.synthetic import generate_corpus
     from lingtrace.io.atomic import atomic_path
+    from lingtrace.model.corpus import build_corpus, parse_text_args
 
-    table = generate_corpus(params.get("world"))
+    table = build_corpus(params.get("world"), args.train, parse_text_args(args.text))
     with atomic_path(args.out) as tmp:
         pq.write_table(table, tmp)
     log.info("corpus: %d sentences in %d languages -> %s", table.num_rows, len(set(table["lang"].to_pylist())),
@@ -63,6 +63,12 @@ def cmd_tokenizer(args, params) -> None:
     from lingtrace.model.pretrain import build_tokenizer
 
     build_tokenizer(args.corpus, args.out, section(params, "tokenizer"))
+
+
+def cmd_unknown_tokens(args, params) -> None:
+    from lingtrace.model.tokenizer import write_unknown_token_rates
+
+    write_unknown_token_rates(args.tokenizer, args.data, args.out)
 
 
 def cmd_pretrain(args, params) -> None:
@@ -216,12 +222,19 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = stage("corpus", cmd_corpus, "write the babel world's monolingual pretraining corpus")
+    p = stage("corpus", cmd_corpus, "write the pretraining corpus: babel sentences, train splits' texts, text files")
+    p.add_argument("--train", nargs="+", default=[], help="train splits (data contract) whose texts go in")
+    p.add_argument("--text", nargs="+", default=[], metavar="LANG=PATH", help="UTF-8 text files, a sentence a line")
     p.add_argument("--out", required=True)
 
     p = stage("tokenizer", cmd_tokenizer, "train the subword tokenizer on the corpus")
     p.add_argument("--corpus", required=True)
     p.add_argument("--out", required=True, help="tokenizer folder (save_pretrained)")
+
+    p = stage("unknown-tokens", cmd_unknown_tokens, "log and write a tokenizer's unknown-token rate per language")
+    p.add_argument("--tokenizer", required=True, help="tokenizer folder")
+    p.add_argument("--data", required=True, help="a split (data contract)")
+    p.add_argument("--out", required=True, help="CSV: lang, tokens, unknown, unknown_rate")
 
     p = stage("pretrain", cmd_pretrain, "masked-LM pretraining of the tiny encoder", threads=True)
     p.add_argument("--corpus", required=True)
