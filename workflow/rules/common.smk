@@ -63,6 +63,13 @@ def model_source():
     return "results/pretrain/model" if uses_tiny_model() else config["model"]["name_or_path"]
 
 
+def starting_model_settings():
+    """The model keys fine-tuning reads; allow_pickle only when on, so that studies run before it
+    existed keep their fine-tuning params (and their checkpoints)."""
+    model = {"trust_remote_code": config["model"]["trust_remote_code"]}
+    return {**model, "allow_pickle": True} if config["model"]["allow_pickle"] else model
+
+
 def task_dict(name):
     return as_dict(TASKS[name])
 
