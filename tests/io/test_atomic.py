@@ -40,10 +40,11 @@ def test_directories_appear_together_only_when_the_block_succeeds(tmp_path):
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["epoch-1", "epoch-2"]
 
 
-def test_leftovers_of_a_killed_attempt_are_removed(tmp_path):
-    stale = tmp_path / ".epoch-1.tmp-deadbeef"
-    stale.mkdir()
+def test_leftovers_and_empty_final_folders_are_removed_first(tmp_path):
+    (tmp_path / ".epoch-1.tmp-deadbeef").mkdir()  # a killed attempt's
+    (tmp_path / "epoch-1").mkdir()  # as Snakemake makes the folders of a job's outputs
     with atomic_dirs([tmp_path / "epoch-1"]) as staged:
+        assert [p.name for p in tmp_path.iterdir()] == [staged[0].name]
         (staged[0] / "w").write_text("new")
     assert [p.name for p in tmp_path.iterdir()] == ["epoch-1"]
 

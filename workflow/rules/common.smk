@@ -206,8 +206,25 @@ def influence_tables(task, table):
 
 
 def study_outputs():
-    """What `snakemake` with no target builds: the summary, figures and example pages."""
-    return ["results/summary.json", "results/summary.md"] + report_outputs()
+    """What `snakemake` with no target builds: the summary, figures and example pages, and every
+    checkpoint file."""
+    return ["results/summary.json", "results/summary.md"] + report_outputs() + checkpoint_files()
+
+
+CHECKPOINT_FILES = ("trace.json", "model.safetensors", "tokenizer.json")
+
+
+def checkpoint_files():
+    """Every file of every checkpoint, as targets: Snakemake checks an intermediate file only when a
+    job that reads it has to run, so only a target's missing file makes `snakemake -n` plan its job."""
+    return [
+        f"{checkpoint_dir(task, run, seed, epoch)}/{name}"
+        for task in TASKS
+        for run in task_runs(task)
+        for seed in SEEDS
+        for epoch in EPOCHS
+        for name in CHECKPOINT_FILES
+    ]
 
 
 def planted_input(task):

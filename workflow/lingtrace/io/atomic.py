@@ -50,8 +50,9 @@ def atomic_dir(path: str | os.PathLike):
 def atomic_dirs(paths):
     """Yield one temporary directory per path; they are renamed onto ``paths`` together once the block
     succeeds (a group that only makes sense complete, such as the checkpoints of a run), so a job killed
-    or failing inside the block leaves none of them under its final name. Temporary directories that an
-    earlier, killed attempt left behind are removed first."""
+    or failing inside the block leaves none of them under its final name. Removed first: temporary
+    directories an earlier, killed attempt left behind, and empty directories under the final names
+    (Snakemake creates the folders of a job's outputs before the job starts)."""
     paths = [Path(p) for p in paths]
     staged = []
     try:
@@ -59,6 +60,8 @@ def atomic_dirs(paths):
             path.parent.mkdir(parents=True, exist_ok=True)
             for stale in path.parent.glob(f".{glob.escape(path.name)}.tmp-*"):
                 shutil.rmtree(stale, ignore_errors=True)
+            if path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
             staged.append(_temporary_sibling(path))
             staged[-1].mkdir()
         yield staged
