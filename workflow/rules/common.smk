@@ -5,11 +5,14 @@ import lingtrace.study as study
 from lingtrace.data.prepare import task_slice, world_slice
 from lingtrace.data.sources import source_of
 from lingtrace.layout import ANALYSIS_TABLES, FIGURES
+from lingtrace.model.corpus import byte_fallback, check_corpus, corpus_kind, text_args, text_files
 from lingtrace.settings import as_dict
 
 study.check_study(config)
+check_corpus(config)
 
 TASKS = {task.name: task for task in study.task_list(config)}
+CORPUS = corpus_kind(config["pretrain"], TASKS.values())  # babel, tasks or files (auto resolved)
 SEEDS = study.seeds(config)
 EPOCHS = study.epochs(config)
 INFLUENCE_SEED = study.influence_seed(config)
@@ -61,6 +64,48 @@ def uses_tiny_model():
 def model_source():
     """The directory (or hub name) fine-tuning starts from."""
     return "results/pretrain/model" if uses_tiny_model() else config["model"]["name_or_path"]
+
+
+def corpus_inputs(wildcards):
+    """The corpus' files: every task's train split (corpus tasks; never a test split) and the text files."""
+    inputs = {"text": [path for paths in text_files(config["pretrain"]).values() for path in paths]}
+    if CORPUS == "tasks":
+        inputs["train"] = [f"results/{task}/data/train.parquet" for task in TASKS]
+    return inputs
+
+
+def corpus_args(wildcards, input):
+    """The corpus stage's file arguments: --train SPLITS, --text LANG=PATH ..."""
+    train = ["--train", *input.train] if "train" in input.keys() else []
+    files = text_args(text_files(config["pretrain"]))
+    return train + (["--text", *files] if files else [])
+
+
+def corpus_params():
+    """The babel world when the corpus holds its sentences."""
+    return as_params(world=config.get("world")) if CORPUS == "babel" else as_params()
+
+
+def tokenizer_params():
+    settings = {k: v for k, v in config["tokenizer"].items() if k != "byte_fallback"}
+    # The stage reads a left-out byte_fallback as off: babel studies keep the slice (and tokenizer) they had.
+    if byte_fallback(config["tokenizer"], CORPUS):
+        settings["byte_fallback"] = True
+    return as_params(tokenizer=settings)
+
+
+def pretrain_params():
+    """What pretraining reads: the architecture, the pretrain settings but the corpus (an input file), the device."""
+    pretrain = {k: v for k, v in config["pretrain"].items() if k not in ("corpus", "corpus_files")}
+    return as_params(model={"arch": config["model"]["arch"]}, pretrain=pretrain,
+                     study={"device": config["study"]["device"]})  # fmt: skip
+
+
+def starting_model_settings():
+    """The model keys fine-tuning reads; allow_pickle only when on, so that studies run before it
+    existed keep their fine-tuning params (and their checkpoints)."""
+    model = {"trust_remote_code": config["model"]["trust_remote_code"]}
+    return {**model, "allow_pickle": True} if config["model"]["allow_pickle"] else model
 
 
 def task_dict(name):
@@ -142,23 +187,31 @@ def shard_ids(split):
     return list(range(config["gradients"]["shards"][split]))
 
 
-def dump_units():
-    """(seed, epoch, split, shard) of every gradient file one per-run dump job writes."""
+def dump_units(split):
+    """(seed, epoch, split, shard) of every gradient file one per-run dump job of ``split`` writes (a job
+    per split, so that a new test language leaves the train gradients alone)."""
     return [
         (seed, epoch, split, shard)
         for seed in INFLUENCE_SEEDS
         for epoch in INFLUENCE_CHECKPOINTS
-        for split in ("train", "test")
         for shard in shard_ids(split)
     ]
 
 
-def dump_args(wildcards):
+def dump_outputs(split):
+    """The gradient files of one dump job of ``split``: every influence seed, checkpoint and shard of a run
+    (jobs.per: run), or one file with the seed, epoch and shard as wildcards (jobs.per: seed)."""
+    if not PER_RUN:
+        return [gradient_shard(f"results/{{task}}/{{run}}/seed-{{seed}}/grads/epoch-{{epoch}}/{split}/shard-{{shard}}.parquet")]
+    return [gradient_shard(grad_path("{task}", "{run}", *unit)) for unit in dump_units(split)]
+
+
+def dump_args(wildcards, split):
     """Checkpoint, split, shard and output of each dump of a job, in the order of its outputs."""
     if PER_RUN:
-        units = dump_units()
+        units = dump_units(split)
     else:
-        units = [(wildcards.seed, wildcards.epoch, wildcards.split, wildcards.shard)]
+        units = [(wildcards.seed, wildcards.epoch, split, wildcards.shard)]
     return {
         "checkpoints": [checkpoint_dir(wildcards.task, wildcards.run, s, e) for s, e, _, _ in units],
         "splits": [split for _, _, split, _ in units],
@@ -167,12 +220,14 @@ def dump_args(wildcards):
     }
 
 
-def dump_inputs(wildcards):
-    inputs = {
-        **run_inputs(wildcards),
-        "test": f"results/{wildcards.task}/data/test.parquet",
-        "weights": [f"{c}/model.safetensors" for c in sorted(set(dump_args(wildcards)["checkpoints"]))],
-    }
+def dump_inputs(wildcards, split):
+    """The checkpoints a dump job reads, and the data of its split (a run's training rows, or the test split)."""
+    if split == "train":
+        inputs = run_inputs(wildcards)
+        inputs["data"] = inputs.pop("train")
+    else:
+        inputs = {"data": f"results/{wildcards.task}/data/test.parquet"}
+    inputs["weights"] = [f"{c}/model.safetensors" for c in sorted(set(dump_args(wildcards, split)["checkpoints"]))]
     inputs["traces"] = [w.replace("model.safetensors", "trace.json") for w in inputs["weights"]]
     return inputs
 
@@ -199,8 +254,26 @@ def influence_tables(task, table):
 
 
 def study_outputs():
-    """What `snakemake` with no target builds: the summary, figures and example pages."""
-    return ["results/summary.json", "results/summary.md"] + report_outputs()
+    """What `snakemake` with no target builds: the summary, figures and example pages, the tokenizer's
+    unknown-token rates (tiny encoder), and every checkpoint file."""
+    unknown = [f"results/{task}/metrics/unknown_tokens.csv" for task in TASKS] if uses_tiny_model() else []
+    return ["results/summary.json", "results/summary.md"] + report_outputs() + unknown + checkpoint_files()
+
+
+CHECKPOINT_FILES = ("trace.json", "model.safetensors", "tokenizer.json")
+
+
+def checkpoint_files():
+    """Every file of every checkpoint, as targets: Snakemake checks an intermediate file only when a
+    job that reads it has to run, so only a target's missing file makes `snakemake -n` plan its job."""
+    return [
+        f"{checkpoint_dir(task, run, seed, epoch)}/{name}"
+        for task in TASKS
+        for run in task_runs(task)
+        for seed in SEEDS
+        for epoch in EPOCHS
+        for name in CHECKPOINT_FILES
+    ]
 
 
 def planted_input(task):

@@ -10,12 +10,15 @@ rule finetune:
         weights=job_outputs(
             "results/{task}/{run}/seed-{seed}/checkpoints/epoch-{epoch}/model.safetensors", epoch=EPOCHS
         ),
+        tokenizers=job_outputs(
+            "results/{task}/{run}/seed-{seed}/checkpoints/epoch-{epoch}/tokenizer.json", epoch=EPOCHS
+        ),
     params:
         cfg=lambda wc: as_params(
             task=task_slice(task_dict(wc.task), "train"),
             finetune={k: v for k, v in config["finetune"].items() if k != "eval_batch_size"},
             study={"device": config["study"]["device"]},
-            model={"trust_remote_code": config["model"]["trust_remote_code"]},
+            model=starting_model_settings(),
         ),
         model=model_source(),
         runs=lambda wc: [wc.run] * len(job_seeds(wc)),
