@@ -10,7 +10,8 @@
 - ``score_fraction_of_matmul``: the scoring kernel's GFLOP/s over torch matmul's for the same shapes
   (k=1024), with the end-to-end shard figure (Parquet read, scoring, Parquet write) beside it;
 - ``shard_write_vs_copy``, ``shard_read_vs_copy``: writing and reading a gradient shard over copying a
-  file of the same bytes (the GB/s of all three in ``details``);
+  file of the same bytes (the GB/s of all three in ``details``); the write and the copy each remove
+  their previous file first and make a fresh one;
 - ``captum_speedup``, ``captum_max_rel_err``: one exact TracIn job (tiny default model, 2,000 train and
   200 test examples, 3 checkpoints, batch 32, every Linear layer) through lingtrace (gradient dump,
   shard files, scoring) and through Captum's TracInCP; the head-only job as a second row, with
@@ -222,6 +223,10 @@ def bench_shard_io(n: int = 20000, dim: int = 1024, reps: int = 3) -> dict:
         read = {}
 
         def write():
+            # a fresh file, as the copy makes one and as a dump job writes one (Snakemake removes a
+            # job's outputs first): renamed over an existing file, the new one is flushed at the
+            # rename (ext4's auto_da_alloc), which neither the copy nor the workflow pays
+            shard.unlink()
             write_grad_shard(shard, uids, langs, zeros, zeros, np.zeros(n), grads, meta, norms=norms)
 
         def read_back():
