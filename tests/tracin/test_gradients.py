@@ -17,6 +17,8 @@ from lingtrace.tracin.store import grad_schema, read_grad_shard
 from lingtrace.tracin.projection import build_projector
 from lingtrace import settings
 
+from gradient_oracle import per_example_backward
+
 DEFAULT_LAYERS = settings.load("gradients").layers  # the schema's default
 
 MAX_LENGTH = 48  # conftest's FINETUNE["max_length"], which the tiny checkpoints were trained with
@@ -43,36 +45,12 @@ def grads64(model, encoded, pattern=DEFAULT_LAYERS, kind="logra", batch_size=8, 
     return compute_gradients(model, encoded, layers, proj, batch_size, dtype=torch.float64)
 
 
-def per_example_backward(model, encoded, pattern) -> np.ndarray:
-    """The definition: one loss.backward() per unpadded example, the traced params' .grad flattened.
-
-    Each layer as (out, in + bias column); an embedding's weight gradient transposed to (dim, vocab).
-    """
-    layers = select_layers(model, pattern)
-    for p in model.parameters():
-        p.requires_grad_(True)
-    rows = []
-    for ids, label in zip(encoded.input_ids, encoded.labels):
-        model.zero_grad(set_to_none=True)
-        x = torch.tensor([ids])
-        logits = model(input_ids=x, attention_mask=torch.ones_like(x)).logits
-        torch.nn.functional.cross_entropy(logits, torch.tensor([label])).backward()
-        parts = []
-        for module in layers.values():
-            if isinstance(module, torch.nn.Embedding):
-                parts.append(module.weight.grad.T)
-            else:
-                parts.append(torch.cat([module.weight.grad, module.bias.grad[:, None]], dim=1))
-        rows.append(torch.cat([p.flatten() for p in parts]).numpy())
-    return np.stack(rows)
-
-
 @pytest.mark.parametrize("pattern", [DEFAULT_LAYERS, EMBEDDINGS_AND_HEAD], ids=["encoder+head", "embeddings+out_proj"])
 def test_hooks_equal_a_per_example_backward_loop(model64, train_encoded, pattern):
     model, _ = model64
     subset = train_encoded.subset(range(12))  # of different lengths: batches of 5 are padded
     hooked = grads64(model, subset, pattern, kind="none", batch_size=5).grads
-    looped = per_example_backward(model, subset, pattern)
+    looped = per_example_backward(model, subset, select_layers(model, pattern))
     assert hooked.shape == looped.shape
     assert np.abs(looped).max() > 0
     assert np.abs(hooked - looped).max() <= 1e-9 * np.abs(looped).max()

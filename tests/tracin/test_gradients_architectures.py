@@ -12,6 +12,8 @@ from lingtrace.tracin import projection
 from lingtrace.tracin.gradients import compute_gradients, select_layers
 from lingtrace.tracin.projection import build_projector
 
+from gradient_oracle import per_example_backward
+
 VOCAB, MAX_TOKENS = 50, 12
 
 
@@ -44,28 +46,6 @@ def examples(pad_id: int, n=9, seed=0) -> Encoded:
     ids = [[int(t) for t in rng.integers(pad_id + 1, VOCAB, rng.integers(3, MAX_TOKENS + 1))] for _ in range(n)]
     return Encoded([f"u{i}" for i in range(n)], ["x"] * n, [str(i) for i in range(n)],
                    [int(x) for x in rng.integers(0, 3, n)], ids)  # fmt: skip
-
-
-def per_example_backward(model, encoded, layers) -> np.ndarray:
-    """The definition: one loss.backward() per unpadded example; per layer (out, in + bias column) for a
-    Linear, the transposed weight gradient (dim, vocab) for an Embedding."""
-    for p in model.parameters():
-        p.requires_grad_(True)
-    rows = []
-    for ids, label in zip(encoded.input_ids, encoded.labels):
-        model.zero_grad(set_to_none=True)
-        x = torch.tensor([ids])
-        logits = model(input_ids=x, attention_mask=torch.ones_like(x)).logits
-        torch.nn.functional.cross_entropy(logits, torch.tensor([label])).backward()
-        parts = []
-        for module in layers.values():
-            weight = module.weight.grad if module.weight.grad is not None else torch.zeros_like(module.weight)
-            if isinstance(module, torch.nn.Embedding):
-                parts.append(weight.T)
-            else:
-                parts.append(torch.cat([weight, module.bias.grad[:, None]], dim=1))
-        rows.append(torch.cat([p.flatten() for p in parts]).numpy())
-    return np.stack(rows)
 
 
 @pytest.fixture(params=list(ARCHITECTURES), scope="module")
