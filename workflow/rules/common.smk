@@ -13,7 +13,7 @@ TASKS = {task.name: task for task in study.task_list(config)}
 SEEDS = study.seeds(config)
 EPOCHS = study.epochs(config)
 INFLUENCE_SEED = study.influence_seed(config)
-INFLUENCE_SEEDS = [INFLUENCE_SEED]
+INFLUENCE_SEEDS = study.influence_seeds(config)
 INFLUENCE_CHECKPOINTS = study.influence_checkpoints(config)
 # jobs.per: run -> one job covers every seed of a run; seed -> one job per seed (and per gradient shard).
 PER_RUN = config["jobs"]["per"] == "run"
@@ -190,12 +190,22 @@ def influence_params():
     return as_params(influence={k: v for k, v in config["influence"].items() if k not in ("runs", "test_per_lang")})
 
 
+def analysed_pairs(task):
+    """(run, seed) of every analysed run and TracIn seed of a task, run by run."""
+    return [(run, seed) for run in study.influence_runs(config, TASKS[task]) for seed in INFLUENCE_SEEDS]
+
+
 def influence_tables(task, table):
-    """``table`` (topk or lang_scores) of every analysed run of a task, in run order."""
-    return [
-        f"{run_dir(task, run, INFLUENCE_SEED)}/influence/{table}.parquet"
-        for run in study.influence_runs(config, TASKS[task])
-    ]
+    """``table`` (topk or lang_scores) of every analysed (run, seed), in analysed_pairs order."""
+    return [f"{run_dir(task, run, seed)}/influence/{table}.parquet" for run, seed in analysed_pairs(task)]
+
+
+def baseline_inputs(task):
+    """The surface baselines the analyses set beside TracIn: the TF-IDF retriever and word overlap."""
+    return {
+        "baseline_topk": f"results/{task}/baselines/tfidf_topk.parquet",
+        "overlap": f"results/{task}/baselines/word_overlap.parquet",
+    }
 
 
 def study_outputs():

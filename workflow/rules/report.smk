@@ -63,12 +63,13 @@ rule examples:
 rule task_summary:
     input:
         metrics="results/{task}/metrics/accuracy.parquet",
+        shortcut="results/{task}/tables/shortcut.parquet",
         analysis="results/{task}/analysis.json",
         validation="results/{task}/validation.json",
     output:
         "results/{task}/summary.json",
     params:
-        cfg=lambda wc: as_params(task=task_dict(wc.task)),
+        cfg=lambda wc: as_params(task=task_dict(wc.task), analysis={"seed_tolerance": config["analysis"]["seed_tolerance"]}),
     log:
         "logs/{task}/task_summary.log",
     benchmark:
@@ -76,7 +77,7 @@ rule task_summary:
     conda:
         ENV
     shell:
-        "lingtrace task-summary --params {params.cfg:q} --metrics {input.metrics:q}"
+        "lingtrace task-summary --params {params.cfg:q} --metrics {input.metrics:q} --shortcut {input.shortcut:q}"
         " --extra {input.analysis:q} {input.validation:q} --out {output:q} > {log:q} 2>&1"
 
 

@@ -7,6 +7,8 @@ import os
 
 import polars as pl
 
+from lingtrace import settings
+from lingtrace.analysis.convergence import seed_convergence, seed_spread
 from lingtrace.finetuning.evaluate import final_checkpoint
 from lingtrace.io.atomic import write_json, write_text
 from lingtrace.study import chance, resolve_task
@@ -28,10 +30,30 @@ def nested(df: pl.DataFrame, outer: str, inner: str, value: str) -> dict:
     return out
 
 
-def write_task_summary(metrics_path, params: dict, out, extras: list[str] | None = None) -> None:
-    """A task's entry: chance, final accuracy per run and language, merged with the JSON pieces in
-    ``extras`` (the analysis and validation findings)."""
+# How far the joint model must beat chance and the marker-only shortcut on every fine-tuning language
+# before the summary calls the task learned from content.
+OVER_CHANCE, OVER_SHORTCUT = 0.2, 0.1
+
+
+def convergence_entry(metrics: pl.DataFrame, task, tolerance: float) -> dict:
+    """Which (run, seed) pairs converged, and each run's spread of final accuracy over seeds."""
+    flags = seed_convergence(metrics, task.train_langs, tolerance).select("run", "seed", "converged").unique()
+    spread = seed_spread(metrics, task.train_langs)
+    return {
+        "tolerance": tolerance,
+        "seeds": {run: {str(seed): ok for _, seed, ok in group.sort("seed").iter_rows()}
+                  for (run,), group in flags.sort("run").group_by("run", maintain_order=True)},  # fmt: skip
+        "not_converged": [f"{r}/seed-{s}" for r, s, ok in flags.sort("run", "seed").iter_rows() if not ok],
+        "spread": nested(spread, "run", "lang", "spread"),
+    }
+
+
+def write_task_summary(metrics_path, params: dict, out, extras: list[str] | None = None, shortcut_path=None) -> None:
+    """A task's entry: chance, final accuracy per run and language (mean over seeds), which seeds
+    converged, the marker-only shortcut's accuracy, merged with the JSON pieces in ``extras`` (the
+    analysis and validation findings)."""
     task = resolve_task(params["task"])
+    cfg = settings.load("analysis", params.get("analysis"))
     metrics = pl.read_parquet(metrics_path)
     final = final_accuracy(metrics)
     entry = {
@@ -39,10 +61,18 @@ def write_task_summary(metrics_path, params: dict, out, extras: list[str] | None
         "accuracy": nested(final, "run", "lang", "accuracy"),
         "train_langs": list(task.train_langs),
         "zero_shot_langs": list(task.zero_shot_langs),
+        "convergence": convergence_entry(metrics, task, cfg.seed_tolerance),
     }
     joint = final.filter((pl.col("run") == "joint") & pl.col("lang").is_in(list(task.train_langs)))
     entry["joint_min_train_accuracy"] = joint["accuracy"].min()
-    entry["learns_task"] = bool(joint["accuracy"].min() >= chance(task) + 0.2)
+    entry["learns_task"] = bool(joint["accuracy"].min() >= chance(task) + OVER_CHANCE)
+    if shortcut_path:
+        shortcut = pl.read_parquet(shortcut_path)
+        by_lang = dict(shortcut.select("lang", "accuracy").iter_rows())
+        margins = [row["accuracy"] - by_lang[row["lang"]] for row in joint.iter_rows(named=True)]
+        entry["baselines"] = {"shortcut_accuracy": by_lang.pop("all"), "shortcut_accuracy_by_lang": by_lang,
+                              "joint_min_margin_over_shortcut": min(margins)}  # fmt: skip
+        entry["needs_content"] = bool(min(margins) >= OVER_SHORTCUT)
     findings = []
     for path in extras or []:
         with open(path) as fh:
@@ -67,18 +97,47 @@ def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
+def learning_sentences(entry: dict) -> list[str]:
+    """Did the joint model learn the task from content, and did every seed converge? In words."""
+    sentence = (f"Joint fine-tuning reaches {_pct(entry['joint_min_train_accuracy'])} test accuracy or more on every "
+                f"fine-tuning language (chance {_pct(entry['chance'])}")  # fmt: skip
+    base = entry.get("baselines")
+    if base:
+        sentence += f"; a classifier on function and marker words alone: {_pct(base['shortcut_accuracy'])})"
+        if entry["needs_content"]:
+            sentence += (f", at least {100 * base['joint_min_margin_over_shortcut']:.0f} points above that shortcut on "
+                         "every language: the task is learned from content.")  # fmt: skip
+        else:
+            sentence += (f", only {100 * base['joint_min_margin_over_shortcut']:.0f} points above that shortcut on some "
+                         "language: accuracy there may come from markers, not content.")  # fmt: skip
+    else:
+        sentence += ")."
+    sentences = [sentence]
+    conv = entry.get("convergence")
+    if conv:
+        if conv["not_converged"]:
+            sentences.append(f"Not converged (a fine-tuning language further than {100 * conv['tolerance']:.0f} points "
+                             f"from the median over seeds; marked, still averaged in the table): "
+                             f"{', '.join(conv['not_converged'])}.")  # fmt: skip
+        else:
+            spread = max(v for langs in conv["spread"].values() for v in langs.values())
+            sentences.append(f"Every seed of every run converged: final accuracy within {100 * conv['tolerance']:.0f} "
+                             f"points of the median over seeds (largest spread {100 * spread:.1f} points).")  # fmt: skip
+    return sentences
+
+
 def render_markdown(tasks: dict) -> str:
     lines = ["# lingtrace study summary", ""]
     for name, entry in tasks.items():
         lines += [f"## {name}", ""]
         joint = entry["accuracy"].get("joint", {})
-        lines.append(
-            f"Joint fine-tuning reaches {_pct(entry['joint_min_train_accuracy'])} test accuracy or more on every "
-            f"fine-tuning language (chance {_pct(entry['chance'])})."
-        )
+        lines += learning_sentences(entry)
         lines += ["", "| run | " + " | ".join(sorted(joint)) + " |", "|---|" + "---|" * len(joint)]
         for run, accs in entry["accuracy"].items():
             lines.append(f"| {run} | " + " | ".join(_pct(accs.get(lang)) for lang in sorted(joint)) + " |")
+        if entry.get("baselines"):
+            by_lang = entry["baselines"]["shortcut_accuracy_by_lang"]
+            lines.append("| *shortcut* | " + " | ".join(_pct(by_lang.get(lang)) for lang in sorted(joint)) + " |")
         lines.append("")
         for section in entry.get("findings", []):
             lines.append(f"- {section}")
