@@ -9,10 +9,12 @@ Run ``lingtrace STAGE --help`` for a stage's arguments. Each command imports onl
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 from lingtrace.errors import ConfigError, LingtraceError
@@ -136,6 +138,20 @@ def cmd_merge_influence(args, params) -> None:
     merge_influence(args.topk, args.lang, section(params, "influence").top_k, args.out_topk, args.out_lang)
 
 
+def cmd_overhead(args, params) -> None:
+    from lingtrace.report.overhead import overhead_report
+
+    report = overhead_report(args.results, args.logs)
+    if args.json:
+        from lingtrace.io.atomic import write_json
+
+        write_json(report, args.json)
+    print(f"jobs {report['jobs']}, job-seconds {report['job_seconds']:.0f}, work {report['work_seconds']:.0f}, "
+          f"overhead {100 * report['overhead_share']:.1f}%")
+    for rule, row in report["rules"].items():
+        print(f"  {rule:22s} {row['jobs']:4d} jobs {row['seconds']:8.1f} s")
+
+
 def cmd_bench(args, params) -> None:
     from lingtrace.bench import run_bench
     from lingtrace.io.atomic import write_json
@@ -229,6 +245,11 @@ def task_params(params: dict) -> dict:
 
 # --- parser ---------------------------------------------------------------------------------
 
+# The heavy imports of the stages that have them (imported first and timed apart from the work).
+MODEL = ("torch", "transformers.modeling_utils", "transformers.tokenization_utils_fast")
+TORCH = ("torch",)
+TABLES = ("polars", "scipy.stats")
+
 
 def _params(p):
     p.add_argument("--params", default="{}", help="config slices by section: JSON text or @file.json/@file.yaml")
@@ -243,22 +264,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def stage(name: str, func, help: str, threads: bool = False):
+    def stage(name: str, func, help: str, threads: bool = False, needs: tuple = ()):
+        """A subcommand; ``needs``: the heavy modules it imports, timed apart from its work in the log."""
         p = sub.add_parser(name, help=help)
         _params(p)
         if threads:
             _threads(p)
-        p.set_defaults(func=func)
+        p.set_defaults(func=func, needs=needs)
         return p
 
     p = stage("corpus", cmd_corpus, "write the babel world's monolingual pretraining corpus")
     p.add_argument("--out", required=True)
 
-    p = stage("tokenizer", cmd_tokenizer, "train the subword tokenizer on the corpus")
+    p = stage("tokenizer", cmd_tokenizer, "train the subword tokenizer on the corpus", needs=MODEL)
     p.add_argument("--corpus", required=True)
     p.add_argument("--out", required=True, help="tokenizer folder (save_pretrained)")
 
-    p = stage("pretrain", cmd_pretrain, "masked-LM pretraining of the tiny encoder", threads=True)
+    p = stage("pretrain", cmd_pretrain, "masked-LM pretraining of the tiny encoder", threads=True, needs=MODEL)
     p.add_argument("--corpus", required=True)
     p.add_argument("--tokenizer", required=True, help="tokenizer folder")
     p.add_argument("--out", required=True, help="model folder (save_pretrained)")
@@ -272,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--langs", nargs="+", required=True)
     p.add_argument("--out", required=True)
 
-    p = stage("finetune", cmd_finetune, "fine-tune (run, seed) pairs; a checkpoint folder per epoch", threads=True)
+    p = stage("finetune", cmd_finetune, "fine-tune (run, seed) pairs; a checkpoint folder per epoch", threads=True, needs=MODEL)
     p.add_argument("--train", required=True)
     p.add_argument("--model", required=True, help="pretrained model folder or hub name")
     p.add_argument("--run", nargs="+", required=True, help="the run of each pair")
@@ -282,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--removed", help="table of removed uids (remove runs, without-random; a seed column: per seed)")
     p.add_argument("--subsets", help="the LDS subsets (subset-I runs)")
 
-    p = stage("evaluate", cmd_evaluate, "per-language test accuracy and loss of checkpoints", threads=True)
+    p = stage("evaluate", cmd_evaluate, "per-language test accuracy and loss of checkpoints", threads=True, needs=MODEL)
     p.add_argument("--test", required=True)
     p.add_argument("--run", nargs="+", required=True, help="the run of each pair")
     p.add_argument("--seed", nargs="+", type=int, required=True, help="the seed of each pair")
@@ -295,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--csv", action="store_true", help="write a CSV beside the Parquet table")
 
-    p = stage("dump-gradients", cmd_dump_gradients, "per-example loss gradients of checkpoints", threads=True)
+    p = stage("dump-gradients", cmd_dump_gradients, "per-example loss gradients of checkpoints", threads=True, needs=MODEL)
     p.add_argument("--run", required=True, help="the run, which decides the training rows")
     p.add_argument("--train", required=True, help="the train split's data (data contract)")
     p.add_argument("--test", required=True, help="the test split's data (data contract)")
@@ -305,14 +327,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", nargs="+", type=int, required=True, help="shard of each dump (of gradients.shards)")
     p.add_argument("--extra", help="extra pool (boost runs)")
 
-    p = stage("score", cmd_score, "TracIn: train gradient shards against test shards, merged tables", threads=True)
+    p = stage("score", cmd_score, "TracIn: train gradient shards against test shards, merged tables", threads=True, needs=TORCH)
     p.add_argument("--epoch", nargs="+", type=int, required=True, help="the checkpoints, in order")
     p.add_argument("--train", nargs="+", required=True, help="train shard files, checkpoint by checkpoint")
     p.add_argument("--test", nargs="+", required=True, help="test shard files, checkpoint by checkpoint")
     p.add_argument("--out-topk", required=True)
     p.add_argument("--out-lang", required=True)
 
-    p = stage("score-subsets", cmd_score_subsets, "TracIn summed over each LDS subset", threads=True)
+    p = stage("score-subsets", cmd_score_subsets, "TracIn summed over each LDS subset", threads=True, needs=TORCH)
     p.add_argument("--epoch", nargs="+", type=int, required=True, help="the checkpoints, in order")
     p.add_argument("--train", nargs="+", required=True, help="train shard files, checkpoint by checkpoint")
     p.add_argument("--test", nargs="+", required=True, help="test shard files, checkpoint by checkpoint")
@@ -325,14 +347,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-topk", required=True)
     p.add_argument("--out-lang", required=True)
 
-    p = stage("baselines", cmd_baselines, "surface baselines: marker-only classifier, TF-IDF retriever, word overlap")
+    p = stage("baselines", cmd_baselines, "surface baselines: marker-only classifier, TF-IDF retriever, word overlap", needs=TABLES)
     p.add_argument("--train", required=True)
     p.add_argument("--test", required=True)
     p.add_argument("--out-shortcut", required=True, help="the marker-only classifier's accuracy (Parquet; CSV beside)")
     p.add_argument("--out-topk", required=True, help="the TF-IDF retriever's top-k (the topk contract)")
     p.add_argument("--out-overlap", required=True, help="word-type overlap of every pair of languages")
 
-    p = stage("analyze", cmd_analyze, "a task's analyses: shares, matrix, progression, reinforcement, planted")
+    p = stage("analyze", cmd_analyze, "a task's analyses: shares, matrix, progression, reinforcement, planted", needs=TABLES)
     p.add_argument("--run", nargs="+", required=True, help="the run of each analysed (run, seed) pair")
     p.add_argument("--seed", nargs="+", type=int, required=True, help="the seed of each pair")
     p.add_argument("--topk", nargs="+", required=True, help="each pair's topk.parquet")
@@ -362,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", required=True)
     p.add_argument("--out", required=True)
 
-    p = stage("validate", cmd_validate, "ablation changes, agreement with TracIn, removal-test effects")
+    p = stage("validate", cmd_validate, "ablation changes, agreement with TracIn, removal-test effects", needs=TABLES)
     p.add_argument("--metrics", required=True)
     p.add_argument("--predictions", required=True)
     p.add_argument("--test", required=True, help="test data (items resampled together)")
@@ -374,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-removal", required=True, help="per removal run, seed and sampled example (Parquet; CSV beside)")
     p.add_argument("--out-json", required=True)
 
-    p = stage("lds", cmd_lds, "the linear datamodeling score of TracIn and of a TF-IDF baseline")
+    p = stage("lds", cmd_lds, "the linear datamodeling score of TracIn and of a TF-IDF baseline", needs=TABLES)
     p.add_argument("--scores", nargs="+", required=True, help="TracIn summed over each subset, one file per seed")
     p.add_argument("--subsets", required=True)
     p.add_argument("--predictions", required=True)
@@ -383,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="LDS per variant and test language (Parquet; CSV beside)")
     p.add_argument("--out-json", required=True)
 
-    p = stage("figures", cmd_figures, "a task's figures (PNG and SVG)")
+    p = stage("figures", cmd_figures, "a task's figures (PNG and SVG)", needs=TABLES)
     for table in ("influence-matrix", "progression", "language-shares", "ablation"):
         p.add_argument(f"--{table}", required=True)
     p.add_argument("--out", nargs="+", required=True, help="figure files: {figure}.png and {figure}.svg")
@@ -394,6 +416,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test", required=True)
     p.add_argument("--predictions", required=True)
     p.add_argument("--out", required=True)
+
+    p = stage("overhead", cmd_overhead, "how much of a finished study's job time was start-up rather than work")
+    p.add_argument("--results", default="results", help="the study's results folder (its benchmarks/)")
+    p.add_argument("--logs", default="logs", help="the study's job logs")
+    p.add_argument("--json", help="write the figures to this JSON file")
 
     p = stage("bench", cmd_bench, "performance figures, side by side with plain torch and Captum")
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not the reported figures)")
@@ -425,7 +452,13 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("transformers", "httpx", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
+        started = time.monotonic()
+        for module in args.needs:
+            importlib.import_module(module)
+        imported = time.monotonic()
         args.func(args, load_params(args.params))
+        # read by `lingtrace overhead`: how much of a job was its work, not start-up and imports
+        log.info("%s: imports %.2f s, work %.2f s", args.command, imported - started, time.monotonic() - imported)
     except LingtraceError as err:
         log.error("%s", err)
         print(f"lingtrace {args.command}: error: {err}", file=sys.stderr)

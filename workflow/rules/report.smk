@@ -6,7 +6,7 @@ rule figures:
         influence_matrix="results/{task}/tables/influence_matrix.parquet",
         progression="results/{task}/tables/progression.parquet",
         language_shares="results/{task}/tables/language_shares.parquet",
-        ablation="results/{task}/tables/ablation.parquet",
+        ablation="results/{task}/tables/ablation_loss.parquet",
     output:
         figures=[
             report(
@@ -64,8 +64,7 @@ rule task_summary:
     input:
         metrics="results/{task}/metrics/accuracy.parquet",
         shortcut="results/{task}/tables/shortcut.parquet",
-        analysis="results/{task}/analysis.json",
-        validation="results/{task}/validation.json",
+        pieces=lambda wc: summary_pieces(wc.task),
     output:
         "results/{task}/summary.json",
     params:
@@ -78,7 +77,7 @@ rule task_summary:
         ENV
     shell:
         "lingtrace task-summary --params {params.cfg:q} --metrics {input.metrics:q} --shortcut {input.shortcut:q}"
-        " --extra {input.analysis:q} {input.validation:q} --out {output:q} > {log:q} 2>&1"
+        " --extra {input.pieces:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule summary:
