@@ -53,13 +53,13 @@ def test_figure_setting_reruns_only_the_figures(study):
 def test_top_k_reruns_scoring_consumers_only(study):
     plan = planned(study, {"influence": {"top_k": 60}})
     assert {"score", "analyze"} <= set(plan)
-    assert "dump_gradients" not in plan and "pretrain" not in plan
+    assert not {"dump_train_gradients", "dump_test_gradients"} & set(plan) and "pretrain" not in plan
     assert "finetune" not in plan and "evaluate" not in plan
 
 
 def test_projection_dim_reruns_dumps_and_scoring_not_training(study):
     plan = planned(study, {"gradients": {"dim": 8}})
-    assert {"dump_gradients", "score", "analyze"} <= set(plan)
+    assert {"dump_train_gradients", "dump_test_gradients", "score", "analyze"} <= set(plan)
     assert not {"pretrain", "finetune", "evaluate"} & set(plan)
 
 
@@ -67,7 +67,7 @@ def test_adding_a_test_language_retrains_nothing(study):
     edit = {"tasks": [{**yaml.safe_load((study / "presets/tiny.yaml").read_text())["tasks"][0],
                        "zero_shot_langs": ["alb", "bec"]}]}  # fmt: skip
     plan = planned(study, edit)
-    assert {"prepare_data", "evaluate", "dump_gradients"} <= set(plan)
+    assert {"prepare_data", "evaluate", "dump_test_gradients"} <= set(plan) and "dump_train_gradients" not in plan
     assert "pretrain" not in plan and "corpus" not in plan
     before_ckpt, before_grads = mtimes(study, CHECKPOINTS), mtimes(study, GRADS)
     rerun(study, edit)
@@ -81,4 +81,4 @@ def test_a_change_to_one_run_retrains_and_reevaluates_only_that_run(study):
     task = yaml.safe_load((study / "presets/tiny.yaml").read_text())["tasks"][0]
     plan = planned(study, {"tasks": [{**task, "boost_factor": 2}]})  # only boost-ala's extra pool changes
     assert plan.get("finetune") == 1 and plan.get("evaluate") == 1 and plan.get("prepare_extra") == 1
-    assert "dump_gradients" not in plan and "score" not in plan  # boost-ala is not analysed in the tiny preset
+    assert "dump_train_gradients" not in plan and "score" not in plan  # boost-ala is not analysed in the tiny preset

@@ -17,17 +17,18 @@ def write_fixture(folder):
     import torch
     from transformers import XLMRobertaForSequenceClassification
 
-    from lingtrace.data.sources.synthetic import generate_corpus, generate_split
+    from lingtrace.data.prepare import load_split
+    from lingtrace.data.sources.synthetic import generate_corpus
     from lingtrace.model.build import tiny_config
     from lingtrace.model.tokenizer import train_tokenizer
 
     world = yaml.safe_load((folder / "presets/tiny.yaml").read_text())["world"]
-    world = {"seed": 7, **world}
-    task = {"name": "review", "shape": "review", "train_langs": ["ala", "bea", "alb"], "test_langs": ["ala", "bea", "alb"],
+    world = {"seed": 7, **world, "corpus_sentences_per_lang": 300}
+    task = {"name": "review", "source": "synthetic", "shape": "review", "train_langs": ["ala", "bea", "alb"],
             "train_per_lang": 120, "test_per_lang": 20}  # fmt: skip
     files = {}
     for split in ("train", "test"):
-        table = generate_split(world, task, split)
+        table = load_split(task, split, world)
         for lang in task["train_langs"]:
             path = folder / "local" / f"reviews_{lang}_{split}.jsonl"
             path.parent.mkdir(exist_ok=True)
@@ -35,7 +36,7 @@ def write_fixture(folder):
             path.write_text("".join(json.dumps({"review_id": r["uid"], "review_body": r["text_a"],
                                                 "stars": r["label"] + 1}) + "\n" for r in rows))  # fmt: skip
             files.setdefault(split, {})[lang] = str(path)
-    tokenizer = train_tokenizer(generate_corpus(world, 300)["text"].to_pylist(), vocab_size=600)
+    tokenizer = train_tokenizer(generate_corpus(world)["text"].to_pylist(), vocab_size=600)
     torch.manual_seed(0)
     config = tiny_config({"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
                           "intermediate_size": 64}, tokenizer, 64)  # fmt: skip

@@ -111,8 +111,8 @@ def cmd_dump_gradients(args, params) -> None:
     from lingtrace.tracin.stage import dump_run_gradients
 
     dump_run_gradients(
-        params, args.run, {"train": args.train, "test": args.test}, args.checkpoint, args.split, args.shard, args.out,
-        extra_path=args.extra, removed_path=args.removed, threads=args.threads,
+        params, args.run, args.data, args.checkpoint, args.split, args.shard, args.out,
+        extra_path=args.extra, threads=args.threads,
     )  # fmt: skip
 
 
@@ -319,10 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = stage("dump-gradients", cmd_dump_gradients, "per-example loss gradients of checkpoints", threads=True, needs=MODEL)
     p.add_argument("--run", required=True, help="the run, which decides the training rows")
-    p.add_argument("--train", required=True, help="the train split's data (data contract)")
-    p.add_argument("--test", required=True, help="the test split's data (data contract)")
+    p.add_argument("--data", required=True, help="the dumped split's data (data contract)")
     p.add_argument("--checkpoint", nargs="+", required=True, help="checkpoint folder of each dump")
-    p.add_argument("--split", nargs="+", required=True, choices=["train", "test"], help="split of each dump")
+    p.add_argument("--split", nargs="+", required=True, choices=["train", "test"],
+                   help="split of each dump (all the same: the split --data holds)")
     p.add_argument("--out", nargs="+", required=True, help="gradient shard file of each dump")
     p.add_argument("--shard", nargs="+", type=int, required=True, help="shard of each dump (of gradients.shards)")
     p.add_argument("--extra", help="extra pool (boost runs)")

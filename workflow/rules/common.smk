@@ -173,23 +173,31 @@ def shard_ids(split):
     return list(range(config["gradients"]["shards"][split]))
 
 
-def dump_units():
-    """(seed, epoch, split, shard) of every gradient file one per-run dump job writes."""
+def dump_units(split):
+    """(seed, epoch, split, shard) of every gradient file one per-run dump job of ``split`` writes (a job
+    per split, so that a new test language leaves the train gradients alone)."""
     return [
         (seed, epoch, split, shard)
         for seed in INFLUENCE_SEEDS
         for epoch in INFLUENCE_CHECKPOINTS
-        for split in ("train", "test")
         for shard in shard_ids(split)
     ]
 
 
-def dump_args(wildcards):
+def dump_outputs(split):
+    """The gradient files of one dump job of ``split``: every influence seed, checkpoint and shard of a run
+    (jobs.per: run), or one file with the seed, epoch and shard as wildcards (jobs.per: seed)."""
+    if not PER_RUN:
+        return [gradient_shard(f"results/{{task}}/{{run}}/seed-{{seed}}/grads/epoch-{{epoch}}/{split}/shard-{{shard}}.parquet")]
+    return [gradient_shard(grad_path("{task}", "{run}", *unit)) for unit in dump_units(split)]
+
+
+def dump_args(wildcards, split):
     """Checkpoint, split, shard and output of each dump of a job, in the order of its outputs."""
     if PER_RUN:
-        units = dump_units()
+        units = dump_units(split)
     else:
-        units = [(wildcards.seed, wildcards.epoch, wildcards.split, wildcards.shard)]
+        units = [(wildcards.seed, wildcards.epoch, split, wildcards.shard)]
     return {
         "checkpoints": [checkpoint_dir(wildcards.task, wildcards.run, s, e) for s, e, _, _ in units],
         "splits": [split for _, _, split, _ in units],
@@ -198,12 +206,14 @@ def dump_args(wildcards):
     }
 
 
-def dump_inputs(wildcards):
-    inputs = {
-        **run_inputs(wildcards),
-        "test": f"results/{wildcards.task}/data/test.parquet",
-        "weights": [f"{c}/model.safetensors" for c in sorted(set(dump_args(wildcards)["checkpoints"]))],
-    }
+def dump_inputs(wildcards, split):
+    """The checkpoints a dump job reads, and the data of its split (a run's training rows, or the test split)."""
+    if split == "train":
+        inputs = run_inputs(wildcards)
+        inputs["data"] = inputs.pop("train")
+    else:
+        inputs = {"data": f"results/{wildcards.task}/data/test.parquet"}
+    inputs["weights"] = [f"{c}/model.safetensors" for c in sorted(set(dump_args(wildcards, split)["checkpoints"]))]
     inputs["traces"] = [w.replace("model.safetensors", "trace.json") for w in inputs["weights"]]
     return inputs
 

@@ -13,20 +13,22 @@ log = logging.getLogger(__name__)
 
 
 def dump_run_gradients(
-    params: dict, run: str, data: dict, checkpoints: Sequence[str], splits: Sequence[str], shards: Sequence[int],
+    params: dict, run: str, data_path, checkpoints: Sequence[str], splits: Sequence[str], shards: Sequence[int],
     outs: Sequence[str], extra_path=None, threads: int | None = None,
 ) -> None:  # fmt: skip
     """One gradient shard per (checkpoint, split, shard), each written to its ``outs`` file.
 
-    ``data``: {split: data-contract path}; the train rows are the run's training set, the test rows the
-    scored sample (``influence.test_per_lang`` per language), cut into ``gradients.shards`` shards. Each
-    checkpoint is loaded once for all its dumps (list the dumps of one checkpoint together).
+    ``data_path`` holds the split (one split per call): the train rows are the run's training set, the
+    test rows the scored sample (``influence.test_per_lang`` per language), cut into ``gradients.shards``
+    shards. Each checkpoint is loaded once for all its dumps (list the dumps of one checkpoint together).
     """
     from lingtrace.device import resolve_device
     from lingtrace.io.checkpoints import load_checkpoint
     from lingtrace.tracin.examples import traced_examples
     from lingtrace.tracin.gradients import dump_gradients
 
+    if len(set(splits)) != 1:
+        raise ConfigError(f"dump-gradients: one split per call (the data file holds one), got {sorted(set(splits))}")
     if not len(checkpoints) == len(splits) == len(shards) == len(outs):
         raise ConfigError(f"give a split, a shard and an output per checkpoint: {len(checkpoints)} checkpoints, "
                           f"{len(splits)} splits, {len(shards)} shards, {len(outs)} outputs")  # fmt: skip
@@ -35,10 +37,7 @@ def dump_run_gradients(
         settings.load(name, params.get(name)) for name in ("gradients", "influence", "finetune", "study")
     )
     n_shards = {"train": gradients.shards.train, "test": gradients.shards.test}
-    rows = {
-        split: traced_examples(data[split], split, task, run, extra_path, removed_path, influence.test_per_lang)
-        for split in sorted(set(splits))
-    }
+    rows = {splits[0]: traced_examples(data_path, splits[0], task, run, extra_path, influence.test_per_lang)}
     device = resolve_device(study.device)
     loaded, loaded_from = None, None
     for checkpoint, split, shard, out in zip(checkpoints, splits, shards, outs):
