@@ -185,11 +185,21 @@ def crosslingual_share_summary(shares: pl.DataFrame, variant: str, k: int) -> di
 
 
 def pct(x) -> str:
-    return f"{100 * x:.0f}%"
+    return "n/a" if not _finite(x) else f"{100 * x:.0f}%"
 
 
 def interval(lo, hi, scale: float = 100.0, unit: str = "") -> str:
+    if not (_finite(lo) and _finite(hi)):
+        return "[n/a]"
     return f"[{scale * lo:+.1f}{unit}, {scale * hi:+.1f}{unit}]"
+
+
+def _finite(x) -> bool:
+    return x is not None and math.isfinite(x)
+
+
+def number(x, fmt: str = ".2f") -> str:
+    return format(x, fmt) if _finite(x) else "n/a"
 
 
 def findings(tables: dict[str, pl.DataFrame], cfg, task, planted: dict | None) -> dict:
@@ -288,15 +298,17 @@ def planted_sentence(planted: dict, k: int, variant: str, level: str) -> str:
     """The planted check in words: 'beyond surface overlap' only if every control holds."""
     base = planted["baselines"]
     partial, contrast = planted["partial_spearman"], planted["zero_overlap_contrast"]
+    close = (f"close minus far cross-script pairs {number(100 * contrast['value'], '+.1f')} points ({level} "
+             f"interval {interval(*contrast['interval'])})" if _finite(contrast["value"]) else
+             "no close and far cross-script pairs to contrast")  # fmt: skip
     numbers = (
-        f"Spearman {planted['spearman']:.2f} (Mantel p = {planted['p_value']:.2g}, {planted['n_pairs']} pairs) against "
-        f"{base['tfidf']['spearman']:.2f} for a TF-IDF retriever and {base['word_overlap']['spearman']:.2f} for word "
-        f"overlap; partial Spearman given word overlap {partial['value']:.2f} (Mantel p = {partial['p_value']:.2g}); "
-        f"close minus far cross-script pairs {100 * contrast['value']:+.1f} points ({level} interval "
-        f"{interval(*contrast['interval'])})"
+        f"Spearman {number(planted['spearman'])} (Mantel p = {number(planted['p_value'], '.2g')}, "
+        f"{planted['n_pairs']} pairs) against {number(base['tfidf']['spearman'])} for a TF-IDF retriever and "
+        f"{number(base['word_overlap']['spearman'])} for word overlap; partial Spearman given word overlap "
+        f"{number(partial['value'])} (Mantel p = {number(partial['p_value'], '.2g')}); {close}"
         if "tfidf" in base else
-        f"Spearman {planted['spearman']:.2f} (Mantel p = {planted['p_value']:.2g}) against "
-        f"{base['word_overlap']['spearman']:.2f} for word overlap"
+        f"Spearman {number(planted['spearman'])} (Mantel p = {number(planted['p_value'], '.2g')}) against "
+        f"{number(base['word_overlap']['spearman'])} for word overlap"
     )  # fmt: skip
     beats = "tfidf" in base and all(
         _gt(planted["spearman"], b["spearman"]) for b in (base["tfidf"], base["word_overlap"])
