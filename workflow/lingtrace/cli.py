@@ -51,10 +51,10 @@ def section(params: dict, name: str):
 def cmd_corpus(args, params) -> None:
     import pyarrow.parquet as pq
 
-    from lingtrace.data.sources.synthetic import generate_corpus
     from lingtrace.io.atomic import atomic_path
+    from lingtrace.model.corpus import build_corpus, parse_text_args
 
-    table = generate_corpus(params.get("world"))
+    table = build_corpus(params.get("world"), args.train, parse_text_args(args.text))
     with atomic_path(args.out) as tmp:
         pq.write_table(table, tmp)
     log.info("corpus: %d sentences in %d languages -> %s", table.num_rows, len(set(table["lang"].to_pylist())),
@@ -65,6 +65,12 @@ def cmd_tokenizer(args, params) -> None:
     from lingtrace.model.pretrain import build_tokenizer
 
     build_tokenizer(args.corpus, args.out, section(params, "tokenizer"))
+
+
+def cmd_unknown_tokens(args, params) -> None:
+    from lingtrace.model.tokenizer import write_unknown_token_rates
+
+    write_unknown_token_rates(args.tokenizer, args.data, args.out)
 
 
 def cmd_pretrain(args, params) -> None:
@@ -237,6 +243,19 @@ def cmd_task_summary(args, params) -> None:
     write_task_summary(args.metrics, params, args.out, extras=args.extra, shortcut_path=args.shortcut)
 
 
+def cmd_explain(args, params) -> None:
+    from lingtrace.report.explain import explain, format_text
+
+    if (args.uid is None) == (args.lang is None) or (args.lang is not None and args.index is None):
+        raise ConfigError("explain: give --uid UID, or --lang LANG with --index I")
+    explanation = explain(args.results, args.task, uid=args.uid, lang=args.lang, index=args.index, run=args.run,
+                          seed=args.seed, variant=args.variant, k=args.k, checkpoint=args.checkpoint)  # fmt: skip
+    if args.json:
+        print(json.dumps(explanation, indent=2, ensure_ascii=False))
+    else:
+        print(format_text(explanation), end="")
+
+
 def task_params(params: dict) -> dict:
     if "task" not in params:
         raise ConfigError("--params: this stage needs the task's settings under 'task' (name, source, train_langs, ...)")
@@ -273,12 +292,19 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func, needs=needs)
         return p
 
-    p = stage("corpus", cmd_corpus, "write the babel world's monolingual pretraining corpus")
+    p = stage("corpus", cmd_corpus, "write the pretraining corpus: babel sentences, train splits' texts, text files")
+    p.add_argument("--train", nargs="+", default=[], help="train splits (data contract) whose texts go in")
+    p.add_argument("--text", nargs="+", default=[], metavar="LANG=PATH", help="UTF-8 text files, a sentence a line")
     p.add_argument("--out", required=True)
 
     p = stage("tokenizer", cmd_tokenizer, "train the subword tokenizer on the corpus", needs=MODEL)
     p.add_argument("--corpus", required=True)
     p.add_argument("--out", required=True, help="tokenizer folder (save_pretrained)")
+
+    p = stage("unknown-tokens", cmd_unknown_tokens, "log and write a tokenizer's unknown-token rate per language")
+    p.add_argument("--tokenizer", required=True, help="tokenizer folder")
+    p.add_argument("--data", required=True, help="a split (data contract)")
+    p.add_argument("--out", required=True, help="CSV: lang, tokens, unknown, unknown_rate")
 
     p = stage("pretrain", cmd_pretrain, "masked-LM pretraining of the tiny encoder", threads=True, needs=MODEL)
     p.add_argument("--corpus", required=True)
@@ -426,6 +452,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not the reported figures)")
     p.add_argument("--json", help="write every figure to this JSON file")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+
+    p = stage("explain", cmd_explain, "one test example of a finished study: its proponents, opponents and languages")
+    p.add_argument("--task", required=True)
+    p.add_argument("--uid", help="the test example's uid")
+    p.add_argument("--lang", help="with --index: a test language")
+    p.add_argument("--index", type=int, help="the i-th (from 0) scored test example of --lang, in uid order")
+    p.add_argument("--results", default="results", help="the study's results folder")
+    p.add_argument("--run", default="joint", help="an analysed run (influence.runs)")
+    p.add_argument("--seed", type=int, help="default: the seed with influence tables (the study's first)")
+    p.add_argument("--variant", choices=["dot", "cosine"], help="default: analysis.variant")
+    p.add_argument("--k", type=int, help="proponents and opponents shown (default: report.show_k)")
+    p.add_argument("--checkpoint", default="all", help="'all' (summed over checkpoints) or an epoch")
+    p.add_argument("--json", action="store_true", help="print JSON")
 
     p = stage("task-summary", cmd_task_summary, "a task's entry of summary.json")
     p.add_argument("--metrics", required=True)

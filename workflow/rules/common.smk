@@ -5,11 +5,14 @@ import lingtrace.study as study
 from lingtrace.data.prepare import task_slice, world_slice
 from lingtrace.data.sources import source_of
 from lingtrace.layout import ANALYSIS_TABLES, FIGURES
+from lingtrace.model.corpus import byte_fallback, check_corpus, corpus_kind, text_args, text_files
 from lingtrace.settings import as_dict
 
 study.check_study(config)
+check_corpus(config)
 
 TASKS = {task.name: task for task in study.task_list(config)}
+CORPUS = corpus_kind(config["pretrain"], TASKS.values())  # babel, tasks or files (auto resolved)
 SEEDS = study.seeds(config)
 EPOCHS = study.epochs(config)
 INFLUENCE_SEED = study.influence_seed(config)
@@ -77,6 +80,41 @@ def uses_tiny_model():
 def model_source():
     """The directory (or hub name) fine-tuning starts from."""
     return "results/pretrain/model" if uses_tiny_model() else config["model"]["name_or_path"]
+
+
+def corpus_inputs(wildcards):
+    """The corpus' files: every task's train split (corpus tasks; never a test split) and the text files."""
+    inputs = {"text": [path for paths in text_files(config["pretrain"]).values() for path in paths]}
+    if CORPUS == "tasks":
+        inputs["train"] = [f"results/{task}/data/train.parquet" for task in TASKS]
+    return inputs
+
+
+def corpus_args(wildcards, input):
+    """The corpus stage's file arguments: --train SPLITS, --text LANG=PATH ..."""
+    train = ["--train", *input.train] if "train" in input.keys() else []
+    files = text_args(text_files(config["pretrain"]))
+    return train + (["--text", *files] if files else [])
+
+
+def corpus_params():
+    """The babel world when the corpus holds its sentences."""
+    return as_params(world=config.get("world")) if CORPUS == "babel" else as_params()
+
+
+def tokenizer_params():
+    settings = {k: v for k, v in config["tokenizer"].items() if k != "byte_fallback"}
+    # The stage reads a left-out byte_fallback as off: babel studies keep the slice (and tokenizer) they had.
+    if byte_fallback(config["tokenizer"], CORPUS):
+        settings["byte_fallback"] = True
+    return as_params(tokenizer=settings)
+
+
+def pretrain_params():
+    """What pretraining reads: the architecture, the pretrain settings but the corpus (an input file), the device."""
+    pretrain = {k: v for k, v in config["pretrain"].items() if k not in ("corpus", "corpus_files")}
+    return as_params(model={"arch": config["model"]["arch"]}, pretrain=pretrain,
+                     study={"device": config["study"]["device"]})  # fmt: skip
 
 
 def task_dict(name):
@@ -251,7 +289,8 @@ def baseline_inputs(task):
 
 def study_outputs():
     """What `snakemake` with no target builds: the summary, figures and example pages."""
-    return ["results/summary.json", "results/summary.md"] + report_outputs()
+    unknown = [f"results/{task}/metrics/unknown_tokens.csv" for task in TASKS] if uses_tiny_model() else []
+    return ["results/summary.json", "results/summary.md"] + report_outputs() + unknown
 
 
 def planted_input(task):

@@ -1,11 +1,15 @@
-# The tiny encoder (model.name_or_path: null): corpus, tokenizer, masked-LM pretraining.
+# The tiny encoder (model.name_or_path: null): corpus, tokenizer, masked-LM pretraining, and the
+# tokenizer's unknown-token rate on each task's test split.
 
 
 rule corpus:
+    input:
+        unpack(corpus_inputs),
     output:
         "results/pretrain/corpus.parquet",
     params:
-        cfg=as_params(world=config.get("world")),
+        cfg=corpus_params(),
+        files=corpus_args,
     log:
         "logs/pretrain/corpus.log",
     benchmark:
@@ -13,7 +17,7 @@ rule corpus:
     conda:
         ENV
     shell:
-        "lingtrace corpus --params {params.cfg:q} --out {output:q} > {log:q} 2>&1"
+        "lingtrace corpus --params {params.cfg:q} {params.files:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule tokenizer:
@@ -22,7 +26,7 @@ rule tokenizer:
     output:
         "results/pretrain/tokenizer/tokenizer.json",
     params:
-        cfg=as_params(tokenizer=config["tokenizer"]),
+        cfg=tokenizer_params(),
         out=subpath(output[0], parent=True),
     log:
         "logs/pretrain/tokenizer.log",
@@ -41,8 +45,7 @@ rule pretrain:
     output:
         "results/pretrain/model/model.safetensors",
     params:
-        cfg=as_params(model={"arch": config["model"]["arch"]}, pretrain=config["pretrain"],
-                      study={"device": config["study"]["device"]}),
+        cfg=pretrain_params(),
         tokenizer=subpath(input.tokenizer, parent=True),
         out=subpath(output[0], parent=True),
     threads: config["study"]["threads"]
@@ -58,3 +61,21 @@ rule pretrain:
     shell:
         "lingtrace pretrain --params {params.cfg:q} --threads {threads} --corpus {input.corpus:q}"
         " --tokenizer {params.tokenizer:q} --out {params.out:q} > {log:q} 2>&1"
+
+
+rule unknown_tokens:
+    input:
+        tokenizer="results/pretrain/tokenizer/tokenizer.json",
+        test="results/{task}/data/test.parquet",
+    output:
+        "results/{task}/metrics/unknown_tokens.csv",
+    params:
+        tokenizer=subpath(input.tokenizer, parent=True),
+    log:
+        "logs/{task}/unknown_tokens.log",
+    benchmark:
+        "results/benchmarks/unknown_tokens/{task}.tsv"
+    conda:
+        ENV
+    shell:
+        "lingtrace unknown-tokens --tokenizer {params.tokenizer:q} --data {input.test:q} --out {output:q} > {log:q} 2>&1"

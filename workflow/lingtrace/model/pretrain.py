@@ -1,4 +1,4 @@
-"""Masked-LM pretraining of the tiny encoder on the multilingual babel corpus.
+"""Masked-LM pretraining of the tiny encoder on its multilingual corpus (lingtrace.model.corpus).
 
 XLM-R is pretrained on all of its languages before the paper fine-tunes it; this stage gives the tiny
 model the same starting point: a multilingual encoder, not random weights.
@@ -26,10 +26,12 @@ def build_tokenizer(corpus_path: str | os.PathLike, out_dir: str | os.PathLike, 
     """Train the tokenizer (``tokenizer`` settings) on the corpus' ``text`` column; save it to ``out_dir``."""
     cfg = settings.load("tokenizer", cfg)
     texts = pq.read_table(corpus_path, columns=["text"])["text"].to_pylist()
-    tokenizer = train_tokenizer(texts, vocab_size=cfg.vocab_size, min_frequency=cfg.min_frequency)
+    tokenizer = train_tokenizer(texts, vocab_size=cfg.vocab_size, min_frequency=cfg.min_frequency,
+                                byte_fallback=bool(cfg.byte_fallback))  # fmt: skip
     with atomic_dir(out_dir) as tmp:
         tokenizer.save_pretrained(tmp)
-    log.info("tokenizer: %d tokens, trained on %d sentences", len(tokenizer), len(texts))
+    log.info("tokenizer: %d tokens (%d characters in the corpus; byte fallback %s), trained on %d sentences",
+             len(tokenizer), len(set("".join(texts))), "on" if cfg.byte_fallback else "off", len(texts))  # fmt: skip
 
 
 def pretrain_mlm(

@@ -35,7 +35,7 @@ def _discover() -> None:
 def source_of(task) -> DataSource:
     """The registered source a task names (its ``source`` key)."""
     name = task["source"] if isinstance(task, dict) else task.source
-    if not SOURCES:
+    if name not in SOURCES:  # not imported yet (importing one source module registers only that one)
         _discover()
     if name not in SOURCES:
         raise ConfigError(f"tasks: unknown source {name!r}; known sources: {sorted(SOURCES)}")
