@@ -48,3 +48,39 @@ def test_nan_loss_stops_with_uids(tmp_path, tiny_model_dir, tiny_data):
     with pytest.raises(NumericalError, match=r"non-finite training loss .* uids \['nli-train-"):
         finetune(train, tiny_model_dir, checkpoint_dirs(tmp_path, 1), cfg, num_labels=3, seed=0)
     assert not (tmp_path / "checkpoints/epoch-1").exists()
+
+
+KILLED_AFTER_EPOCH_1 = """
+import os, sys
+import pyarrow.parquet as pq
+from lingtrace.finetuning import trainer
+
+save = trainer.save_checkpoint
+
+def save_then_die(model, tokenizer, trace, folder):
+    save(model, tokenizer, trace, folder)
+    if trace["epoch"] == 1:
+        os._exit(9)  # like SIGKILL: no cleanup runs
+
+trainer.save_checkpoint = save_then_die
+trainer.finetune(pq.read_table(sys.argv[1]), sys.argv[2], sys.argv[3:], {"epochs": 2, "batch_size": 8},
+                 num_labels=3, seed=0)
+"""
+
+
+def test_a_killed_run_leaves_no_checkpoint_under_its_final_name(tmp_path, tiny_model_dir, tiny_data):
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+
+    train = tmp_path / "train.parquet"
+    pq.write_table(tiny_data[0], train)
+    folders = checkpoint_dirs(tmp_path, 2)
+    args = [sys.executable, "-c", KILLED_AFTER_EPOCH_1, str(train), str(tiny_model_dir), *map(str, folders)]
+    assert subprocess.run(args, capture_output=True).returncode == 9
+    checkpoints = tmp_path / "checkpoints"
+    assert not [p for p in checkpoints.iterdir() if not p.name.startswith(".")]  # epoch 1 was saved, but hidden
+    assert any((p / "trace.json").is_file() for p in checkpoints.iterdir())
+    finetune(tiny_data[0], tiny_model_dir, folders, {"epochs": 2, "batch_size": 8}, num_labels=3, seed=0)
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["epoch-1", "epoch-2"]  # and the leftovers are gone

@@ -5,6 +5,8 @@ import yaml
 
 from conftest import copy_workflow, snakemake
 
+NLI = {"name": "t", "source": "synthetic", "shape": "nli", "train_langs": ["ala"]}
+
 
 @pytest.mark.parametrize(
     "override, message",
@@ -13,6 +15,9 @@ from conftest import copy_workflow, snakemake
         ({"finetune": {"epochs": -2}}, "['finetune']['epochs']"),
         ({"tasks": [{"name": "t", "train_langs": ["ala"]}]}, "source"),
         ({"tasks": [{"name": "t", "source": "synthetic", "shape": "nli", "train_langs": ["zzz"]}]}, "zzz"),
+        ({"tasks": [{**NLI, "zero_shot_lang": ["alb"]}]}, "'zero_shot_lang' was unexpected"),
+        ({"tasks": [{**NLI, "trian_sizes": {"ala": 10}}]}, "'trian_sizes' was unexpected"),
+        ({"influence": {"variants": ["dot"]}}, "analysis.variant: 'cosine' is not scored"),
     ],
 )
 def test_bad_config_fails_before_any_job(tmp_path, override, message):

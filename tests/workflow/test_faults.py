@@ -1,6 +1,8 @@
 """Interrupted and hostile runs: SIGKILL mid-study, shell metacharacters in config values."""
 
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +16,7 @@ from conftest import TINY, copy_workflow, snakemake
 
 pytestmark = pytest.mark.workflow
 
+CHECKPOINT_FILES = ("trace.json", "model.safetensors", "tokenizer.json")
 COMPARED = [
     "results/summary.json",
     "results/review/tables/language_shares.parquet",
@@ -32,18 +35,36 @@ def test_sigkill_then_rerun_gives_the_uninterrupted_results(tiny_study, tmp_path
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     deadline = time.time() + 300
-    # kill while fine-tuning checkpoints are being written
-    while time.time() < deadline and not list(workdir.glob("results/review/*/seed-*/checkpoints/epoch-2")):
+    # kill mid-run, once a run's epoch 2 is saved (under a hidden name until its last epoch is)
+    staged = "results/review/*/seed-*/checkpoints/.epoch-2.tmp-*/trace.json"
+    while time.time() < deadline and not list(workdir.glob(staged)):
         time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    # nothing half-written looks complete: no temporary files under a final name
+    # nothing half-written looks complete: no temporary files under a final name, no checkpoint of an
+    # unfinished run under its final name
     leftovers = [p for p in workdir.rglob("*") if ".tmp-" in p.name and not p.name.startswith(".")]
     assert not leftovers, leftovers
+    for checkpoints in workdir.glob("results/review/*/seed-*/checkpoints"):
+        final = [p for p in checkpoints.iterdir() if not p.name.startswith(".")]
+        complete = sorted(p.name for p in final if all((p / name).is_file() for name in CHECKPOINT_FILES))
+        assert complete in ([], [f"epoch-{e}" for e in range(1, 9)]), (checkpoints, complete)
+        # the others: the empty folders Snakemake makes for a job's outputs before it starts
+        assert all(p.name in complete or not any(p.iterdir()) for p in final), checkpoints
     snakemake(workdir, "--unlock", *TINY)  # a killed Snakemake leaves its lock behind
     snakemake(workdir, "--cores", "2", *TINY)  # the default profile sets rerun-incomplete
     for path in COMPARED:
         assert (workdir / path).read_bytes() == (tiny_study / path).read_bytes(), path
+
+
+def test_a_missing_checkpoint_tokenizer_makes_its_run_train_again(tiny_study, tmp_path):
+    workdir = tmp_path / "study"
+    shutil.copytree(tiny_study, workdir, symlinks=True)
+    (workdir / "results/review/joint/seed-1/checkpoints/epoch-3/tokenizer.json").unlink()
+    plan = snakemake(workdir, "-n", "--cores", "2", *TINY).stdout
+    jobs = re.findall(r"^rule (\w+):\n((?:    .*\n)*)", plan, re.M)
+    reasons = [re.search(r"reason: (.*)", body)[1] for rule, body in jobs if rule == "finetune"]
+    assert reasons == ["Missing output files: results/review/joint/seed-1/checkpoints/epoch-3/tokenizer.json"], plan
 
 
 def test_config_values_never_reach_a_shell(tmp_path):

@@ -82,6 +82,11 @@ def _validator_class():
     return validators.extend(Draft202012Validator, {"properties": fill_defaults})
 
 
+def schema_default(section: str, key: str):
+    """The schema's default of one key of a section."""
+    return copy.deepcopy(resolve(section_schema(section)["properties"][key]).get("default"))
+
+
 def with_defaults(section: str, value: Mapping | None = None) -> dict:
     """``value`` (a config slice; None for an empty one) validated, with every schema default filled in.
 

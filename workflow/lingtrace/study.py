@@ -2,17 +2,21 @@
 
 The config schema checks each key on its own and holds every default (lingtrace.settings);
 ``check_study`` checks what no schema can: that languages named in one place exist in another, that
-checkpoints and k fit what training produces. The Snakefile calls it before any job runs.
+checkpoints, k and shard counts fit what training and scoring produce, that the variants the analyses
+read are scored, that ``gradients.layers`` compiles, that a local starting model has safetensors
+weights. The Snakefile calls it before any job runs.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 from lingtrace import settings
 from lingtrace.data.sources import source_of
 from lingtrace.errors import ConfigError
 from lingtrace.finetuning.runs import parse_run
+from lingtrace.model.build import check_weights
 
 
 def canonical(obj) -> str:
@@ -162,6 +166,43 @@ def check_study(config: dict) -> None:
             raise ConfigError(f"analysis.k: {k} is larger than influence.top_k ({top_k}), which bounds what is kept")
     if analysis["headline_k"] not in analysis["k"]:
         raise ConfigError(f"analysis.headline_k: {analysis['headline_k']} is not one of analysis.k {analysis['k']}")
+    _check_variants(config)
+    _check_gradients(config)
+    if config["model"]["name_or_path"]:  # a local folder of pickled weights is refused now, not at fine-tuning
+        check_weights(config["model"]["name_or_path"], config["model"]["allow_pickle"])
+
+
+def _check_variants(config: dict) -> None:
+    """The variants the analyses and the removal test read must be among those scored."""
+    scored = list(config["influence"]["variants"])
+    readers = [("analysis.variant", config["analysis"]["variant"])]
+    if any(task_runs(config, task)["removal"] for task in task_list(config)):
+        readers.append(("removal.variant", config["removal"]["variant"]))
+    for key, variant in readers:
+        if variant not in scored:
+            raise ConfigError(f"{key}: {variant!r} is not scored: influence.variants is {scored}; add it there "
+                              f"or set {key} to one of them")  # fmt: skip
+
+
+def _check_gradients(config: dict) -> None:
+    pattern = config["gradients"]["layers"]
+    try:
+        re.compile(pattern)
+    except re.error as err:
+        raise ConfigError(f"gradients.layers: {pattern!r} is not a valid regular expression ({err})") from None
+    shards = config["gradients"]["shards"]["test"]
+    for task in task_list(config):
+        scored = scored_test_examples(config, task)
+        if shards > scored:
+            raise ConfigError(f"gradients.shards.test: {shards} shards for only {scored} scored test examples of "
+                              f"task {task.name} (influence.test_per_lang, test_per_lang)")  # fmt: skip
+
+
+def scored_test_examples(config: dict, task) -> int:
+    """Test examples whose influence is scored: ``influence.test_per_lang`` (all: null) of each test language."""
+    per_lang = config["influence"]["test_per_lang"]
+    size = source_of(task).size
+    return sum(min(size(task, "test", lang), per_lang or size(task, "test", lang)) for lang in task.test_langs)
 
 
 def _check_task_languages(task, where: str) -> None:

@@ -117,6 +117,13 @@ def pretrain_params():
                      study={"device": config["study"]["device"]})  # fmt: skip
 
 
+def starting_model_settings():
+    """The model keys fine-tuning reads; allow_pickle only when on, so that studies run before it
+    existed keep their fine-tuning params (and their checkpoints)."""
+    model = {"trust_remote_code": config["model"]["trust_remote_code"]}
+    return {**model, "allow_pickle": True} if config["model"]["allow_pickle"] else model
+
+
 def task_dict(name):
     return as_dict(TASKS[name])
 
@@ -288,9 +295,26 @@ def baseline_inputs(task):
 
 
 def study_outputs():
-    """What `snakemake` with no target builds: the summary, figures and example pages."""
+    """What `snakemake` with no target builds: the summary, figures and example pages, the tokenizer's
+    unknown-token rates (tiny encoder), and every checkpoint file."""
     unknown = [f"results/{task}/metrics/unknown_tokens.csv" for task in TASKS] if uses_tiny_model() else []
-    return ["results/summary.json", "results/summary.md"] + report_outputs() + unknown
+    return ["results/summary.json", "results/summary.md"] + report_outputs() + unknown + checkpoint_files()
+
+
+CHECKPOINT_FILES = ("trace.json", "model.safetensors", "tokenizer.json")
+
+
+def checkpoint_files():
+    """Every file of every checkpoint, as targets: Snakemake checks an intermediate file only when a
+    job that reads it has to run, so only a target's missing file makes `snakemake -n` plan its job."""
+    return [
+        f"{checkpoint_dir(task, run, seed, epoch)}/{name}"
+        for task in TASKS
+        for run in task_runs(task)
+        for seed in study.run_seeds(config, run)
+        for epoch in EPOCHS
+        for name in CHECKPOINT_FILES
+    ]
 
 
 def planted_input(task):

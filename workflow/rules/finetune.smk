@@ -12,6 +12,7 @@ rule finetune:
     output:
         traces=job_outputs(f"{CHECKPOINT}/trace.json", epoch=EPOCHS),
         weights=job_outputs(f"{CHECKPOINT}/model.safetensors", epoch=EPOCHS),
+        tokenizers=job_outputs(f"{CHECKPOINT}/tokenizer.json", epoch=EPOCHS),
     wildcard_constraints:
         run=REGULAR_RUNS if PER_RUN else RUN_PATTERN,
     params:
@@ -19,7 +20,7 @@ rule finetune:
             task=task_slice(task_dict(wc.task), "train"),
             finetune={k: v for k, v in config["finetune"].items() if k != "eval_batch_size"},
             study={"device": config["study"]["device"]},
-            model={"trust_remote_code": config["model"]["trust_remote_code"]},
+            model=starting_model_settings(),
         ),
         model=model_source(),
         runs=lambda wc: [r for r, _ in job_pairs(wc)],
@@ -50,6 +51,7 @@ if PER_RUN:
         output:
             traces=job_outputs(f"{CHECKPOINT}/trace.json", seeds=REMOVAL_SEEDS, epoch=EPOCHS),
             weights=job_outputs(f"{CHECKPOINT}/model.safetensors", seeds=REMOVAL_SEEDS, epoch=EPOCHS),
+            tokenizers=job_outputs(f"{CHECKPOINT}/tokenizer.json", seeds=REMOVAL_SEEDS, epoch=EPOCHS),
         wildcard_constraints:
             run=r"remove-(tracin|random-\d+)",
 
@@ -57,6 +59,7 @@ if PER_RUN:
         output:
             traces=subset_checkpoint_files("trace.json"),
             weights=subset_checkpoint_files("model.safetensors"),
+            tokenizers=subset_checkpoint_files("tokenizer.json"),
         log:
             "logs/{task}/finetune/lds-subsets.log",
         benchmark:

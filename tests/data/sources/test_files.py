@@ -156,7 +156,8 @@ def test_label_outside_the_map_is_named(tmp_path):
             "test_per_lang": 2, "files": {"test": {"en": path}}, "lang_column": "language",
             "label_map": {"entailment": 0, "neutral": 1},
             "columns": {"text_a": "sentence1", "label": "gold_label"}}  # fmt: skip
-    with pytest.raises(DataError, match=r"label 'contradiction', not in label_map"):
+    with pytest.raises(DataError, match=r"x.jsonl line 1: column 'gold_label' \(columns.label\) holds 'contradiction', "
+                                         r"not in label_map"):  # fmt: skip
         load_split(task, "test")
 
 
@@ -199,5 +200,5 @@ def test_non_utf8_file_is_named(tmp_path):
     path.write_bytes("a,y\ncaf\xe9 cr\xe8me,1\n".encode("latin-1"))
     task = {"name": "t", "source": "local", "num_labels": 2, "train_langs": ["fr"], "test_langs": ["fr"],
             "train_per_lang": 1, "files": {"train": {"fr": str(path)}}, "columns": {"text_a": "a", "label": "y"}}
-    with pytest.raises(DataError, match=r"latin1.csv: not valid UTF-8"):
+    with pytest.raises(DataError, match=r"latin1.csv line 2: not valid UTF-8"):
         load_split(task, "train")

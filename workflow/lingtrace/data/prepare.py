@@ -8,6 +8,7 @@ import os
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lingtrace import settings
 from lingtrace.data.sources import source_of
 from lingtrace.io.atomic import atomic_path
 from lingtrace.io.data import write_data
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 COMMON_KEYS = (
     "name", "source", "shape", "num_labels", "parallel", "knobs", "label_noise", "train_langs", "sample_seed",
     "lang_column", "lang_values", "dataset", "configs", "splits", "files", "format", "columns", "label_map",
-    "trust_remote_code",
+    "trust_remote_code", "empty_texts",
 )  # fmt: skip
 SPLIT_KEYS = {
     "train": ("train_per_lang", "train_sizes"),
@@ -29,9 +30,15 @@ SPLIT_KEYS = {
 }
 
 
+# Keys added after studies were run, left out of a slice while at their default: those studies keep
+# their data params, and so their data and everything trained on it.
+LATER_KEYS = ("empty_texts",)
+
+
 def task_slice(task: dict, split: str) -> dict:
     """Only the task keys that a split depends on (a resolved task as a dict)."""
-    return {k: task[k] for k in (*COMMON_KEYS, *SPLIT_KEYS[split]) if k in task}
+    keys = [k for k in (*COMMON_KEYS, *SPLIT_KEYS[split]) if k in task]
+    return {k: task[k] for k in keys if k not in LATER_KEYS or task[k] != settings.schema_default("task", k)}
 
 
 def world_slice(world: dict | None, langs: list[str]) -> dict | None:

@@ -54,7 +54,7 @@ def finetune_runs(
         log.info("%s/%s seed %d: %d training examples", task.name, run, seed, rows.num_rows)
         finetune(
             rows, model, folders, cfg, num_labels=task.num_labels, seed=seed, device=study.device, threads=threads,
-            trust_remote_code=model_cfg.trust_remote_code, where=str(train_path),
+            trust_remote_code=model_cfg.trust_remote_code, allow_pickle=model_cfg.allow_pickle, where=str(train_path),
         )  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -43,6 +44,35 @@ def atomic_dir(path: str | os.PathLike):
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+@contextmanager
+def atomic_dirs(paths):
+    """Yield one temporary directory per path; they are renamed onto ``paths`` together once the block
+    succeeds (a group that only makes sense complete, such as the checkpoints of a run), so a job killed
+    or failing inside the block leaves none of them under its final name. Removed first: temporary
+    directories an earlier, killed attempt left behind, and empty directories under the final names
+    (Snakemake creates the folders of a job's outputs before the job starts)."""
+    paths = [Path(p) for p in paths]
+    staged = []
+    try:
+        for path in paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for stale in path.parent.glob(f".{glob.escape(path.name)}.tmp-*"):
+                shutil.rmtree(stale, ignore_errors=True)
+            if path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+            staged.append(_temporary_sibling(path))
+            staged[-1].mkdir()
+        yield staged
+        for tmp, path in zip(staged, paths):
+            if path.exists():
+                shutil.rmtree(path)
+            os.replace(tmp, path)
+    finally:
+        for tmp in staged:
+            if tmp.exists():
+                shutil.rmtree(tmp)
 
 
 def write_json(obj, path: str | os.PathLike) -> None:

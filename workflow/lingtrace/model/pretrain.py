@@ -15,7 +15,9 @@ import pyarrow.parquet as pq
 from lingtrace import settings
 from lingtrace.batching import batch_indices
 from lingtrace.device import resolve_device, setup_torch
+from lingtrace.errors import ArtifactError
 from lingtrace.io.atomic import atomic_dir, write_json
+from lingtrace.loading import explained
 from lingtrace.model.build import tiny_config
 from lingtrace.model.tokenizer import load_tokenizer, train_tokenizer
 
@@ -51,7 +53,8 @@ def pretrain_mlm(
     from transformers import DataCollatorForLanguageModeling, XLMRobertaForMaskedLM, get_scheduler
 
     device = resolve_device(device)
-    tokenizer = load_tokenizer(tokenizer_dir)
+    with explained(f"{tokenizer_dir}: the tokenizer does not load", "Rerun the tokenizer job.", ArtifactError):
+        tokenizer = load_tokenizer(tokenizer_dir)
     texts = pq.read_table(corpus_path, columns=["text"])["text"].to_pylist()
     max_length = cfg.max_length
     encoded = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]

@@ -107,6 +107,8 @@ def write_unknown_token_rates(tokenizer_dir: str | os.PathLike, data_path: str |
 
 
 def load_tokenizer(path: str | os.PathLike, trust_remote_code: bool | None = None):
+    """A saved tokenizer; its callers say what a failure means (lingtrace.loading.explained): the
+    starting model's (model.build.load_starting_tokenizer), a checkpoint's, the tiny encoder's."""
     from transformers import AutoTokenizer
 
     from lingtrace.model.build import remote_code

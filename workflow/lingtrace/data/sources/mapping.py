@@ -12,64 +12,176 @@ run's extra pool is the next ``(boost_factor - 1) * n`` sampled items of L, disj
 
 from __future__ import annotations
 
+import logging
+import math
+import re
 from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
 
+from lingtrace.data.sources.raw import RawRows
 from lingtrace.errors import DataError
 from lingtrace.io.data import to_table
 from lingtrace.seeding import stable_seed
 
-
-def _column(table: pa.Table, name: str, where: str, role: str) -> list:
-    if name not in table.column_names:
-        raise DataError(f"{where}: no column {name!r} (columns.{role}); it has {table.column_names}")
-    return table[name].to_pylist()
+log = logging.getLogger(__name__)
 
 
-def _filter_language(table: pa.Table, task, lang: str, where: str) -> pa.Table:
+def _column(raw: RawRows, name: str, role: str) -> list:
+    if name not in raw.columns:
+        raise DataError(f"{raw.name}: no column {name!r} (columns.{role}); it has {list(raw.columns)}")
+    return raw.columns[name]
+
+
+def _language_rows(raw: RawRows, task, lang: str) -> list[int]:
+    """The rows of ``lang``: every row, or those whose ``lang_column`` holds the language's value."""
     column = task.lang_column
     if not column:
-        return table
+        return list(range(raw.n_rows))
     value = (task.lang_values or {}).get(lang, lang)
-    values = _column(table, column, where, "lang_column")
+    values = _column(raw, column, "lang_column")
     keep = [i for i, v in enumerate(values) if v == value]
     if not keep:
-        raise DataError(f"{where}: no rows with {column} == {value!r} (language {lang!r}); values: {sorted(set(values))[:20]}")
-    return table.take(keep)
+        shown = sorted({str(v) for v in values})[:20]
+        raise DataError(f"{raw.name}: no rows with {column} == {value!r} (language {lang!r}); values: {shown}")
+    return keep
 
 
-def _labels(raw: list, task, where: str, uids: list[str]) -> list[int]:
+def _identifiers(raw: RawRows, rows: list[int], name: str, role: str) -> list[str]:
+    """A uid or item_id column's values as text: none empty, none repeated among ``rows`` (one language)."""
+    values, first = _column(raw, name, role), {}
+    for i in rows:
+        value = values[i]
+        if _blank(value) or isinstance(value, (dict, list)):
+            what = "missing" if value is None else "empty" if _blank(value) else f"not a single value ({value!r})"
+            raise DataError(f"{raw.where(i)}: column {name!r} (columns.{role}) is {what}")
+        text = _unicode(raw, i, name, role, str(value))
+        if text in first:
+            raise DataError(f"{raw.where(i)}: column {name!r} (columns.{role}) repeats the value {text!r} of "
+                            f"{raw.where(first[text])}; {UNIQUE[role]}")  # fmt: skip
+        first[text] = i
+    return [str(values[i]) for i in rows]
+
+
+UNIQUE = {
+    "uid": "uids must be unique within a language",
+    "item_id": "item_ids must be unique within a language (translations share one across languages)",
+}
+
+
+def _texts(raw: RawRows, rows: list[int], name: str, role: str) -> list[str]:
+    """A text column's values (present and non-empty: see ``_kept``): text, storable as UTF-8."""
+    values = _column(raw, name, role)
+    for i in rows:
+        if not isinstance(values[i], str):
+            raise DataError(f"{raw.where(i)}: column {name!r} (columns.{role}) is not text ({values[i]!r})")
+        _unicode(raw, i, name, role, values[i])
+    return [values[i] for i in rows]
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _kept(raw: RawRows, rows: list[int], task, lang: str) -> list[int]:
+    """The positions in ``rows`` of the rows to map: those whose texts are present and non-empty. A row
+    with an empty text is refused, or with ``empty_texts: drop`` left out and counted in the log."""
+    roles = [(role, getattr(task.columns, role)) for role in ("text_a", "text_b") if getattr(task.columns, role)]
+    columns = [(role, name, _column(raw, name, role)) for role, name in roles]
+    blank = {k for k, i in enumerate(rows) if any(_blank(values[i]) for _, _, values in columns)}
+    if not blank:
+        return list(range(len(rows)))
+    first = rows[min(blank)]
+    role, name, values = next(c for c in columns if _blank(c[2][first]))
+    if task.empty_texts != "drop":
+        what = "missing" if values[first] is None else "empty"
+        raise DataError(f"{raw.where(first)}: column {name!r} (columns.{role}) is {what}; fix the row, or set "
+                        f"empty_texts: drop in task {task.name} to leave such rows out")  # fmt: skip
+    log.warning("%s: left out %d of %d rows of language %r with an empty text (empty_texts: drop), the first at %s",
+                raw.name, len(blank), len(rows), lang, raw.where(first))  # fmt: skip
+    return [k for k in range(len(rows)) if k not in blank]
+
+
+def _unicode(raw: RawRows, i: int, name: str, role: str, text: str) -> str:
+    """``text`` if it can be stored (UTF-8); JSON escapes can smuggle in lone surrogates that cannot."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DataError(f"{raw.where(i)}: column {name!r} (columns.{role}) holds a lone surrogate "
+                        "(an invalid \\uD800-\\uDFFF escape)") from None  # fmt: skip
+    return text
+
+
+WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+(\.0*)?")
+
+
+def whole_number(value) -> int | None:
+    """A label's integer as written: an int, a float holding a whole number (1.0, as pandas writes
+    integer columns with gaps) or its decimal text ("1", "1.0": CSV and TSV hold only text); None for
+    anything else (1.7, "one", true, an empty cell), so that no label is silently rounded."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) and value.is_integer() else None
+    if isinstance(value, str) and WHOLE_NUMBER.fullmatch(value.strip()):
+        return int(value.strip().split(".")[0])
+    return None
+
+
+def _mapped(value, mapping: dict[str, int]) -> int | None:
+    """``label_map``'s integer for a label: by its text, or by the whole number it holds ("1.0" as "1")."""
+    number = whole_number(value)
+    for key in (str(value), None if number is None else str(number)):
+        if key in mapping:
+            return mapping[key]
+    return None
+
+
+def _labels(raw: RawRows, rows: list[int], task) -> list[int]:
+    name = task.columns.label
+    values = _column(raw, name, "label")
     mapping = {str(k): v for k, v in (task.label_map or {}).items()}
     labels = []
-    for uid, value in zip(uids, raw):
+    for i in rows:
+        value = values[i]
+        where = f"{raw.where(i)}: column {name!r} (columns.label)"
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise DataError(f"{where} is empty")
         if mapping:
-            if str(value) not in mapping:
-                raise DataError(f"{where}: row {uid!r} has label {value!r}, not in label_map {sorted(mapping)}")
-            value = mapping[str(value)]
-        try:
-            label = int(value)
-        except (TypeError, ValueError):
-            raise DataError(f"{where}: row {uid!r} has label {value!r}, not an integer; add a label_map") from None
+            label = _mapped(value, mapping)
+            if label is None:
+                raise DataError(f"{where} holds {value!r}, not in label_map {sorted(mapping)}")
+        else:
+            label = whole_number(value)
+            if label is None:
+                raise DataError(f"{where} holds {value!r}, not a whole number; labels are integers "
+                                f"0..{task.num_labels - 1} (or map them with label_map)")  # fmt: skip
         if not 0 <= label < task.num_labels:
-            raise DataError(f"{where}: row {uid!r} has label {label}, outside 0..{task.num_labels - 1}")
+            raise DataError(f"{where} holds {value!r}: label {label}, outside 0..{task.num_labels - 1}")
         labels.append(label)
     return labels
 
 
-def contract_rows(raw: pa.Table, task, split: str, lang: str, where: str) -> list[dict]:
-    """All rows of one language's raw table mapped onto the data contract (before sampling)."""
-    raw = _filter_language(raw, task, lang, where)
+def contract_rows(raw: RawRows, task, split: str, lang: str) -> list[dict]:
+    """Every row of one language mapped onto the data contract (before sampling). Every row is checked,
+    sampled or not: texts non-empty (``task.empty_texts``), uids and item_ids present and unique, labels
+    whole numbers in range (or in ``label_map``); a fault is a DataError naming the file, column and line
+    or row."""
     columns = task.columns
     if columns is None:
         raise DataError(f"tasks ({task.name}).columns: {task.source} tasks must map their columns (text_a, label, ...)")
-    positions = [str(i) for i in range(raw.num_rows)]
-    ids = [str(v) for v in _column(raw, columns.uid, where, "uid")] if columns.uid else positions
-    items = [str(v) for v in _column(raw, columns.item_id, where, "item_id")] if columns.item_id else positions
-    text_a = _column(raw, columns.text_a, where, "text_a")
-    text_b = _column(raw, columns.text_b, where, "text_b") if columns.text_b else [None] * raw.num_rows
-    labels = _labels(_column(raw, columns.label, where, "label"), task, where, ids)
+    rows = _language_rows(raw, task, lang)
+    kept = _kept(raw, rows, task, lang)
+    rows = [rows[k] for k in kept]
+    positions = [str(k) for k in kept]  # a row's position among its language's rows, dropped ones included
+    ids = _identifiers(raw, rows, columns.uid, "uid") if columns.uid else positions
+    items = _identifiers(raw, rows, columns.item_id, "item_id") if columns.item_id else positions
+    text_a = _texts(raw, rows, columns.text_a, "text_a")
+    text_b = _texts(raw, rows, columns.text_b, "text_b") if columns.text_b else [None] * len(rows)
+    labels = _labels(raw, rows, task)
     return [
         {
             "uid": f"{task.name}-{split}-{lang}-{uid}",
@@ -90,10 +202,13 @@ def _shuffled(keys: list[str], *seed_parts) -> list[str]:
     return [keys[i] for i in order]
 
 
-def sample_rows(rows_by_lang: dict[str, list[dict]], task, split: str, sizes: dict[str, int]) -> list[dict]:
+def sample_rows(
+    rows_by_lang: dict[str, list[dict]], task, split: str, sizes: dict[str, int], sources: dict[str, str] | None = None
+) -> list[dict]:
     """The sampled rows of a split (``extra``: the extra pools, beyond each language's train sample).
 
-    ``sizes`` are the base sample sizes per language (the train sizes for ``extra``)."""
+    ``sizes`` are the base sample sizes per language (the train sizes for ``extra``); ``sources`` name
+    each language's file or dataset in messages."""
     factor = int(task.boost_factor) if split == "extra" else 1
     stream = "train" if split == "extra" else split
     chosen = []
@@ -105,36 +220,35 @@ def sample_rows(rows_by_lang: dict[str, list[dict]], task, split: str, sizes: di
             order = _shuffled([r["_item"] for r in rows], task.sample_seed, task.name, stream, lang)
         n = sizes[lang]
         want = order[n : n * factor] if split == "extra" else order[:n]
-        chosen += _pick(rows, want, n * (factor - 1) if split == "extra" else n, lang, task)
+        chosen += _pick(rows, want, n * (factor - 1) if split == "extra" else n, lang, task, (sources or {}).get(lang))
     return chosen
 
 
-def _pick(rows: list[dict], want: list[str], needed: int, lang: str, task) -> list[dict]:
+def _pick(rows: list[dict], want: list[str], needed: int, lang: str, task, source: str | None) -> list[dict]:
     if len(want) < needed:
         raise DataError(
-            f"tasks ({task.name}): language {lang!r} has only {len(want)} usable items, {needed} were asked for"
+            f"tasks ({task.name}): language {lang!r}" + (f" ({source})" if source else "")
+            + f" has only {len(want)} usable items, {needed} were asked for"
             + (" (parallel tasks need items present in every language)" if task.parallel else "")
         )
-    by_item = {}
-    for row in rows:
-        by_item.setdefault(row["_item"], row)  # the first row of an item
+    by_item = {row["_item"]: row for row in rows}  # item_ids are unique within a language (contract_rows)
     return [{k: v for k, v in by_item[item].items() if k != "_item"} for item in want]
 
 
-def load_mapped(source, task, split: str, lang: str | None, raw_table: Callable) -> pa.Table:
-    """A split of a real dataset as the data contract; ``raw_table(task, split, lang)`` gives the
-    source's (raw table, where) of one language (``extra`` reads the train split)."""
+def load_mapped(source, task, split: str, lang: str | None, raw_rows: Callable) -> pa.Table:
+    """A split of a real dataset as the data contract; ``raw_rows(task, split, lang)`` gives the
+    source's RawRows of one language (``extra`` reads the train split)."""
     source_split = "train" if split == "extra" else split
     if split == "extra":  # parallel tasks sample the same items in every language: sample them all
         langs = list(task.train_langs) if task.parallel else [lang]
     else:
         langs = source.languages(task, split)
-    rows_by_lang = {}
+    rows_by_lang, sources = {}, {}
     for code in langs:
-        raw, where = raw_table(task, source_split, code)
-        rows_by_lang[code] = contract_rows(raw, task, source_split, code, where)
+        raw = raw_rows(task, source_split, code)
+        rows_by_lang[code], sources[code] = contract_rows(raw, task, source_split, code), raw.name
     sizes = {code: source.size(task, source_split, code) for code in langs}
-    rows = sample_rows(rows_by_lang, task, split, sizes)
+    rows = sample_rows(rows_by_lang, task, split, sizes, sources)
     if split == "extra":
         rows = [r for r in rows if r["lang"] == lang]
     return to_table(rows)
