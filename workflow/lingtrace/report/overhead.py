@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lingtrace.errors import ArtifactError
 
-WORK = re.compile(r": imports [\d.]+ s, work ([\d.]+) s$", re.M)
+WORK = re.compile(r": imports [\d.]+ s, work ([\d.]+) s\r?$", re.M)
 
 
 def benchmark_seconds(results: str | os.PathLike) -> dict[str, list[float]]:
@@ -24,12 +24,14 @@ def benchmark_seconds(results: str | os.PathLike) -> dict[str, list[float]]:
         with open(path) as fh:
             rows = list(csv.DictReader(fh, delimiter="\t"))
         if rows:
-            seconds.setdefault(path.relative_to(root).parts[0], []).append(float(rows[0]["s"]))
+            seconds.setdefault(path.relative_to(root).parts[0], []).extend(float(row["s"]) for row in rows)
     return seconds
 
 
 def work_seconds(logs: str | os.PathLike) -> float:
     """The summed work of every lingtrace command in the job logs."""
+    if not Path(logs).is_dir():
+        raise ArtifactError(f"{logs}: no logs folder; give the study's logs/ (the job logs hold each stage's work time)")
     return sum(float(m) for path in Path(logs).rglob("*.log") for m in WORK.findall(path.read_text(errors="replace")))
 
 

@@ -9,6 +9,7 @@ import polars as pl
 
 from lingtrace import settings
 from lingtrace.analysis.convergence import seed_convergence, seed_spread
+from lingtrace.errors import AnalysisError
 from lingtrace.finetuning.evaluate import final_checkpoint
 from lingtrace.io.atomic import write_json, write_text
 from lingtrace.study import chance, resolve_task
@@ -64,11 +65,16 @@ def write_task_summary(metrics_path, params: dict, out, extras: list[str] | None
         "convergence": convergence_entry(metrics, task, cfg.seed_tolerance),
     }
     joint = final.filter((pl.col("run") == "joint") & pl.col("lang").is_in(list(task.train_langs)))
+    if joint.is_empty():
+        raise AnalysisError(f"{metrics_path}: no joint run on the fine-tuning languages of task {task.name}")
     entry["joint_min_train_accuracy"] = joint["accuracy"].min()
     entry["learns_task"] = bool(joint["accuracy"].min() >= chance(task) + OVER_CHANCE)
     if shortcut_path:
         shortcut = pl.read_parquet(shortcut_path)
         by_lang = dict(shortcut.select("lang", "accuracy").iter_rows())
+        missing = sorted({"all", *joint["lang"]} - set(by_lang))
+        if missing:
+            raise AnalysisError(f"{shortcut_path}: no shortcut accuracy for {missing}")
         margins = [row["accuracy"] - by_lang[row["lang"]] for row in joint.iter_rows(named=True)]
         entry["baselines"] = {"shortcut_accuracy": by_lang.pop("all"), "shortcut_accuracy_by_lang": by_lang,
                               "joint_min_margin_over_shortcut": min(margins)}  # fmt: skip
@@ -99,17 +105,24 @@ def _pct(x) -> str:
 
 def learning_sentences(entry: dict) -> list[str]:
     """Did the joint model learn the task from content, and did every seed converge? In words."""
-    sentence = (f"Joint fine-tuning reaches {_pct(entry['joint_min_train_accuracy'])} test accuracy or more on every "
-                f"fine-tuning language (chance {_pct(entry['chance'])}")  # fmt: skip
+    worst, floor = entry["joint_min_train_accuracy"], entry["chance"] + OVER_CHANCE
+    sentence = (f"Joint fine-tuning reaches {_pct(worst)} test accuracy or more on every fine-tuning language "
+                f"(chance {_pct(entry['chance'])}")  # fmt: skip
     base = entry.get("baselines")
     if base:
+        margin = base["joint_min_margin_over_shortcut"]
         sentence += f"; a classifier on function and marker words alone: {_pct(base['shortcut_accuracy'])})"
-        if entry["needs_content"]:
-            sentence += (f", at least {100 * base['joint_min_margin_over_shortcut']:.0f} points above that shortcut on "
-                         "every language: the task is learned from content.")  # fmt: skip
+        if not entry["learns_task"]:
+            sentence += (f", less than {100 * OVER_CHANCE:.0f} points above chance on some language: "
+                         "the task is not learned well enough to read its attributions as findings.")  # fmt: skip
+        elif entry["needs_content"]:
+            sentence += (f", at least {100 * margin:.1f} points above that shortcut on every language: the task is "
+                         "learned from content.")  # fmt: skip
         else:
-            sentence += (f", only {100 * base['joint_min_margin_over_shortcut']:.0f} points above that shortcut on some "
-                         "language: accuracy there may come from markers, not content.")  # fmt: skip
+            sentence += (f", {_points(margin)} that shortcut on some language (less than {100 * OVER_SHORTCUT:.0f}): "
+                         "accuracy there may come from markers, not content.")  # fmt: skip
+    elif worst is not None and worst < floor:
+        sentence += f"), less than {100 * OVER_CHANCE:.0f} points above chance on some language."
     else:
         sentence += ")."
     sentences = [sentence]
@@ -124,6 +137,11 @@ def learning_sentences(entry: dict) -> list[str]:
             sentences.append(f"Every seed of every run converged: final accuracy within {100 * conv['tolerance']:.0f} "
                              f"points of the median over seeds (largest spread {100 * spread:.1f} points).")  # fmt: skip
     return sentences
+
+
+def _points(margin: float) -> str:
+    """A margin in words: '3.2 points above' or '4.0 points below'."""
+    return f"{100 * abs(margin):.1f} points {'above' if margin >= 0 else 'below'}"
 
 
 def render_markdown(tasks: dict) -> str:

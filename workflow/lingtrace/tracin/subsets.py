@@ -14,6 +14,7 @@ import polars as pl
 import torch
 
 from lingtrace import settings
+from lingtrace.errors import AnalysisError
 from lingtrace.tracin.kernel import inverse_norms
 from lingtrace.tracin.shards import as_path_lists, check_pairing, load_split
 
@@ -29,14 +30,20 @@ def subset_score_sums(train_paths: Mapping, test_paths: Mapping, subsets: pl.Dat
     members = {i: set(subsets.filter(pl.col("subset") == i)["uid"].to_list()) for i in ids}
     n_shards = len(next(iter(train_lists.values())))
     sums = unit_sums = None
+    seen: set[str] = set()
     for shard in range(n_shards):
         train = load_split({e: [paths[shard]] for e, paths in train_lists.items()}, "train", sort_by_uid=True)
         check_pairing(train, test)
+        seen.update(train.uids)
         membership = torch.tensor([[uid in members[i] for uid in train.uids] for i in ids], dtype=torch.float64)
         vectors = torch.from_numpy(train.vectors).to(torch.float64)  # (C, n, k)
         part = membership @ vectors  # (C, K, k)
         unit = membership @ (vectors * inverse_norms(vectors)[..., None])
         sums, unit_sums = (part, unit) if sums is None else (sums + part, unit_sums + unit)
+    unknown = sorted(set(subsets["uid"].to_list()) - seen)
+    if unknown:
+        raise AnalysisError(f"LDS subsets name {len(unknown)} training examples with no gradient in the train shards "
+                            f"(first: {unknown[0]!r}): the subsets were drawn from another training set")  # fmt: skip
     test_vectors = torch.from_numpy(test.vectors).to(torch.float64)
     etas = torch.tensor(train.etas, dtype=torch.float64)[:, None, None]
     scores = {
