@@ -70,9 +70,13 @@ def test_shortcut_control_and_extras(tmp_path, task_cfg):
     assert task_entry(tmp_path, task_cfg, {"all": 0.3, "ala": 0.5, "bea": 0.5})["needs_content"] is True  # margin 0.15
 
 
+MARGINS = {"over_chance": 0.2, "over_shortcut": 0.1}
+
+
 def entry(**changes) -> dict:
     base = {
         "chance": 0.5,
+        "margins": MARGINS,
         "joint_min_train_accuracy": 0.9,
         "accuracy": {"joint": {"bea": 0.9, "ala": 0.95, "alb": 0.7}, "mono-ala": {"ala": 0.8}},
         "findings": [],
@@ -82,13 +86,13 @@ def entry(**changes) -> dict:
 
 def shortcut(margin, needs_content) -> dict:
     return {"baselines": {"shortcut_accuracy": 0.6, "shortcut_accuracy_by_lang": {"ala": 0.62, "bea": 0.58},
-                          "joint_min_margin_over_shortcut": margin}, "needs_content": needs_content, "learns_task": True}  # fmt: skip
+                          "joint_min_margin_over_shortcut": margin}, "needs_content": needs_content, "learns_task": True, "margins": MARGINS}  # fmt: skip
 
 
 def test_content_is_claimed_only_when_the_shortcut_control_holds():
     held = render_markdown({"nli": entry(**shortcut(0.2, True))})
     assert ("Joint fine-tuning reaches 90.0% test accuracy or more on every fine-tuning language (chance 50.0%; "
-            "a classifier on function and marker words alone: 60.0%), at least 20.0 points above that shortcut on "
+            "a classifier on function and marker words and the texts' word overlap alone: 60.0%), at least 20.0 points above that shortcut on "
             "every language: the task is learned from content.") in held  # fmt: skip
     failed = render_markdown({"nli": entry(**shortcut(0.04, False))})
     assert "learned from content" not in failed
@@ -142,14 +146,14 @@ def test_write_summary_keys_tasks_by_their_folder(tmp_path):
 
 
 def test_a_task_not_learned_is_said_so_before_any_shortcut_comparison():
-    entry = {"joint_min_train_accuracy": 0.40, "chance": 1 / 3, "learns_task": False, "needs_content": True,
+    entry = {"joint_min_train_accuracy": 0.40, "chance": 1 / 3, "learns_task": False, "needs_content": True, "margins": MARGINS,
              "baselines": {"shortcut_accuracy": 0.2, "joint_min_margin_over_shortcut": 0.2}}  # fmt: skip
     (sentence,) = learning_sentences(entry)
     assert "not learned well enough" in sentence and "learned from content" not in sentence
 
 
 def test_a_margin_below_the_shortcut_reads_below():
-    entry = {"joint_min_train_accuracy": 0.80, "chance": 0.5, "learns_task": True, "needs_content": False,
+    entry = {"joint_min_train_accuracy": 0.80, "chance": 0.5, "learns_task": True, "needs_content": False, "margins": MARGINS,
              "baselines": {"shortcut_accuracy": 0.85, "joint_min_margin_over_shortcut": -0.05}}  # fmt: skip
     (sentence,) = learning_sentences(entry)
     assert "5.0 points below that shortcut" in sentence

@@ -1,9 +1,11 @@
 """Surface baselines: what a model-free reading of the texts gets, to set beside every finding.
 
 - ``shortcut``: a logistic regression on counts of the function-word and marker vocabulary of each
-  text (text_a and text_b apart, and their differences), trained on the training set: if it scores
-  near the model, the task is solved by markers, not content. Babel tasks know their function words
-  (the world's lexicons); real tasks use each language's most frequent word types as a proxy.
+  text (text_a and text_b apart, and their differences) and, for pairs, on how many word types the
+  two texts share (count and Jaccard), trained on the training set: if it scores near the model, the
+  task is solved by markers or by surface overlap, not by reading content. Babel tasks know their
+  function words (the world's lexicons); real tasks use each language's most frequent word types as
+  a proxy.
 - ``tfidf_scores``/``tfidf_topk``: a TF-IDF bag-of-words retriever: each test example's most similar
   training examples by cosine, no model at all. Its language shares are the reliance any retriever
   would show from shared word forms.
@@ -12,6 +14,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
@@ -21,6 +24,8 @@ from scipy import optimize, sparse
 
 from lingtrace import settings
 from lingtrace.errors import AnalysisError
+
+log = logging.getLogger(__name__)
 
 
 def words(text: str | None) -> list[str]:
@@ -34,6 +39,19 @@ def frequent_words(texts: Sequence[str], n: int) -> list[str]:
     """The ``n`` most frequent word types of ``texts`` (ties by the word), a function-word proxy."""
     counts = Counter(w for text in texts for w in words(text))
     return [w for w, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:n]]
+
+
+def pair_overlap(text_a: str | None, text_b: str | None) -> tuple[int, float]:
+    """Word types text_a and text_b share: their count and their Jaccard (0, 0 for a single text)."""
+    a, b = set(words(text_a)), set(words(text_b))
+    shared = len(a & b)
+    return shared, (shared / len(a | b) if b else 0.0)
+
+
+def shortcut_features(table: pl.DataFrame, vocab: Mapping[str, Sequence[str]]) -> np.ndarray:
+    """The shortcut classifier's features: the marker counts, then the pair's word overlap."""
+    overlap = np.array([pair_overlap(a, b) for a, b in table.select("text_a", "text_b").iter_rows()], dtype=float)
+    return np.column_stack([marker_features(table, vocab), overlap.reshape(table.height, 2)])
 
 
 def marker_features(table: pl.DataFrame, vocab: Mapping[str, Sequence[str]]) -> np.ndarray:
@@ -54,7 +72,7 @@ def marker_features(table: pl.DataFrame, vocab: Mapping[str, Sequence[str]]) -> 
     return features
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e-3):
+def fit_logistic(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float):
     """Multinomial logistic regression (L-BFGS, L2 penalty ``l2`` on the weights) on standardised
     features; returns a function from features to predicted classes."""
     mean, scale = x.mean(axis=0), x.std(axis=0)
@@ -77,14 +95,14 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e-3)
 
 
 def shortcut_accuracy(train: pl.DataFrame, test: pl.DataFrame, vocab: Mapping[str, Sequence[str]],
-                      n_classes: int) -> pl.DataFrame:  # fmt: skip
-    """Test accuracy of the marker-only classifier per language and over all ('all'): columns lang,
-    accuracy, n."""
+                      n_classes: int, l2: float) -> pl.DataFrame:  # fmt: skip
+    """Test accuracy of the shortcut classifier (markers and pair overlap) per language and over all
+    ('all'): columns lang, accuracy, n."""
     missing = sorted((set(train["lang"].to_list()) | set(test["lang"].to_list())) - set(vocab))
     if missing:
         raise AnalysisError(f"shortcut baseline: no function-word vocabulary for language(s) {missing}")
-    predict = fit_logistic(marker_features(train, vocab), train["label"].to_numpy(), n_classes)
-    correct = predict(marker_features(test, vocab)) == test["label"].to_numpy()
+    predict = fit_logistic(shortcut_features(train, vocab), train["label"].to_numpy(), n_classes, l2)
+    correct = predict(shortcut_features(test, vocab)) == test["label"].to_numpy()
     scored = test.select("lang").with_columns(correct=pl.Series(correct))
     per_lang = scored.group_by("lang").agg(pl.col("correct").mean().alias("accuracy"), pl.len().alias("n"))
     pooled = pl.DataFrame({"lang": ["all"], "accuracy": [float(correct.mean())], "n": [len(correct)]})
@@ -134,12 +152,19 @@ def tfidf_scores(train: pl.DataFrame, test: pl.DataFrame) -> np.ndarray:
     return np.asarray((b @ a.T).todense())
 
 
-def tfidf_topk(train: pl.DataFrame, test: pl.DataFrame, k: int) -> pl.DataFrame:
-    """Each test example's top-k training examples by TF-IDF cosine (ties: the smaller uid first), as
-    rows of the topk contract (checkpoint 'all', variant 'tfidf', direction 'proponent')."""
+def tfidf_topk(train: pl.DataFrame, test: pl.DataFrame, k: int, seed: int) -> pl.DataFrame:
+    """Each test example's top-k training examples by TF-IDF cosine, as rows of the topk contract
+    (checkpoint 'all', variant 'tfidf', direction 'proponent'). Ties, and above all the zero scores of a
+    test example that shares no word with the training set, are broken in a seeded random order, so
+    that a retriever with nothing to go on draws languages as a blind draw would (not by uid)."""
     train = train.sort("uid")
     scores = tfidf_scores(train, test)
-    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    tie_break = np.random.default_rng(seed).permutation(train.height)
+    order = np.lexsort((np.broadcast_to(tie_break, scores.shape), -scores), axis=1)[:, :k]
+    blind = int((scores.max(axis=1) <= 0).sum())
+    if blind:
+        log.info("TF-IDF retriever: %d of %d test examples share no word with the training set (random top-k)",
+                 blind, scores.shape[0])  # fmt: skip
     n_test, kept = order.shape
     train_uids, train_langs = np.array(train["uid"].to_list()), np.array(train["lang"].to_list())
     flat = order.ravel()
@@ -159,10 +184,14 @@ def tfidf_topk(train: pl.DataFrame, test: pl.DataFrame, k: int) -> pl.DataFrame:
 # --- word overlap -----------------------------------------------------------------------------------
 
 
-def word_overlap(texts: pl.DataFrame) -> pl.DataFrame:
-    """Word-type Jaccard overlap of every ordered pair of languages; ``texts`` has lang and doc."""
+def word_overlap(texts: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """Word-type Jaccard overlap of every ordered pair of languages; ``texts`` has lang and doc. Every
+    language contributes the same number of documents (a seeded sample of the smallest language's
+    count), so that a language with less text (a zero-shot one) does not look less similar."""
+    n = texts.group_by("lang").len()["len"].min()
+    sampled = texts.sort("lang", "doc").filter(pl.int_range(pl.len()).shuffle(seed).over("lang") < n)
     types = {lang: set(w for doc in group["doc"].to_list() for w in words(doc))
-             for (lang,), group in texts.group_by("lang")}  # fmt: skip
+             for (lang,), group in sampled.group_by("lang")}  # fmt: skip
     langs = sorted(types)
     return pl.DataFrame(
         [{"lang_a": a, "lang_b": b, "overlap": len(types[a] & types[b]) / max(1, len(types[a] | types[b]))}
@@ -182,8 +211,10 @@ def function_vocabulary(task, world, train: pl.DataFrame, test: pl.DataFrame, n_
 
         babel = World.from_config(world)
         return {lang: [babel.lexicon(lang)[concept] for concept in FUNCTION_WORDS] for lang in langs}
-    texts = pl.concat([train, test]).with_columns(doc=pl.struct("text_a", "text_b").map_elements(
-        document, return_dtype=pl.String))  # fmt: skip
+    trained = set(train["lang"].to_list())
+    # a fine-tuning language's words come from its training text; a zero-shot language has only test text
+    texts = pl.concat([train, test.filter(~pl.col("lang").is_in(list(trained)))]).with_columns(
+        doc=pl.struct("text_a", "text_b").map_elements(document, return_dtype=pl.String))  # fmt: skip
     vocab = {lang: frequent_words(texts.filter(pl.col("lang") == lang)["doc"].to_list(), n_words) for lang in langs}
     width = min(len(v) for v in vocab.values())
     return {lang: words_[:width] for lang, words_ in vocab.items()}
@@ -203,9 +234,9 @@ def write_baselines(train_path, test_path, params: dict, out_shortcut, out_topk,
     train = pl.from_arrow(read_data(train_path, num_labels=task.num_labels))
     test = pl.from_arrow(read_data(test_path, num_labels=task.num_labels))
     vocab = function_vocabulary(task, params.get("world"), train, test, analysis.shortcut_words)
-    write_parquet_and_csv(shortcut_accuracy(train, test, vocab, task.num_labels), out_shortcut)
+    write_parquet_and_csv(shortcut_accuracy(train, test, vocab, task.num_labels, analysis.shortcut_l2), out_shortcut)
     scored = pl.from_arrow(test_sample(test.to_arrow(), influence.test_per_lang))
-    write_parquet(tfidf_topk(train, scored, influence.top_k), out_topk)
+    write_parquet(tfidf_topk(train, scored, influence.top_k, analysis.seed), out_topk)
     texts = pl.concat([train, test]).select("lang", pl.struct("text_a", "text_b").map_elements(
         document, return_dtype=pl.String).alias("doc"))  # fmt: skip
-    write_parquet(word_overlap(texts), out_overlap)
+    write_parquet(word_overlap(texts, analysis.seed), out_overlap)

@@ -17,7 +17,10 @@ off-diagonal (test language, training language) pairs:
 
 P-values come from permuting the language labels of the planted matrix (a Mantel test: the pairs
 share rows and columns, so they are not independent); intervals resample seeds, then items, with
-every pair's mean drawn from the same resample.
+every pair's mean drawn from the same resample. The partial test permutes the planted matrix with
+reliance and overlap held fixed (Smouse, Long & Sokal 1986), which is known to be somewhat liberal
+when planted similarity and overlap are strongly correlated; permuting residuals (Legendre) would
+be the stricter choice.
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@ For a test example x' of language t and its top-k proponents: own = the item_ids
 in language t, cross = the proponents in other languages. The reinforcing rate is the share of
 cross whose item_id is in own (translations of an own-language proponent); 1 - rate is
 complementary. Chance: a cross-lingual proponent z of language l would be a translation with
-probability |own ∩ items(l)| / |items(l)| were it drawn at random from l's training pool; that is
-averaged over cross like the rate. Examples with no own or no cross proponent are skipped.
+probability |own ∩ items(l, y)| / |items(l, y)| were it drawn at random from l's training items with
+the test example's label y (proponents nearly always share the test label, so a draw from the whole
+pool understates chance); that is averaged over cross like the rate. Examples with no own or no cross
+proponent are skipped.
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ def example_reinforcement(topk: pl.DataFrame, train: pl.DataFrame, k: int, test:
     pool_size = pool.group_by("train_lang", "_label").agg(pl.len().alias("pool_items"))
     test_label = (test.select(pl.col("uid").alias("test_uid"), pl.col("label").alias("_label")) if labelled
                   else props.select("test_uid").unique().with_columns(_label=pl.lit(0)))  # fmt: skip
+    unlabelled = props.select("test_uid").unique().join(test_label, on="test_uid", how="anti")
+    if unlabelled.height:
+        raise AnalysisError(f"test examples with proponents but no row in the test split given "
+                            f"(first: {unlabelled['test_uid'].sort().head(5).to_list()})")  # fmt: skip
     own = own.join(test_label, on="test_uid", how="left")
     hits = own.join(pool, on=["item_id", "_label"]).group_by(*keys, "train_lang").agg(pl.len().alias("own_in_pool"))
 
@@ -56,6 +62,8 @@ def example_reinforcement(topk: pl.DataFrame, train: pl.DataFrame, k: int, test:
         .join(pool_size, on=["train_lang", "_label"], how="left")
         .with_columns(
             reinforcing=pl.col("_in_own").is_not_null().cast(pl.Float64),
+            # no training item of the test example's label in language l: a label-matched draw from l
+            # cannot be a translation, so chance is 0 (not a missing value)
             chance=(pl.col("own_in_pool").fill_null(0) / pl.col("pool_items")).fill_null(0.0),
         )
     )

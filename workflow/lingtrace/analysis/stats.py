@@ -1,7 +1,8 @@
-"""Statistics shared by the analyses: percentile bootstrap over test examples, Spearman correlation.
+"""Statistics shared by the analyses: a two-level percentile bootstrap, Spearman correlation.
 
-The unit of resampling is the test example: every interval says how much a mean over test examples
-would move had another sample of test examples of the same size been drawn.
+Intervals resample seeds, then, within each seed drawn, test examples (or items, whose translations
+go together on parallel tasks): an interval says how much a mean would move had other seeds been
+trained and another sample of test items of the same size been drawn.
 """
 
 from __future__ import annotations
@@ -98,9 +99,8 @@ def replicate_weights(n_seeds: int, n_clusters: int, n_boot: int, rng: np.random
 
 def _codes(column: pl.Series) -> tuple[np.ndarray, int]:
     """Dense codes 0..n-1 of a column's values in sorted order (so results do not depend on row order)."""
-    values = column.unique().sort()
-    return column.to_frame("v").join(values.to_frame("v").with_row_index("code"), on="v", how="left")[
-        "code"].to_numpy().astype(np.int64), len(values)  # fmt: skip
+    codes = column.rank("dense").to_numpy().astype(np.int64) - 1
+    return codes, int(codes.max()) + 1 if len(codes) else 0
 
 
 def group_replicates(
@@ -116,7 +116,9 @@ def group_replicates(
     Rows are observations (a test example at one seed); the resampling draws seeds (column ``seed``,
     when there is one), then within each drawn seed the ``cluster`` units (a test example, or an item
     whose translations go together), so any function of several group means (a difference, a
-    correlation) gets its interval from the same draws. Null values are left out of their column.
+    correlation) gets its interval from the same draws. Null and NaN values (a statistic that could not
+    be computed, e.g. a correlation of constant scores) are left out of their column; callers that can
+    produce NaN count them where they report.
     Returns (groups: the ``by`` columns plus n_examples and n_seeds, point (G, Q), replicates (B, G, Q)).
     """
     n_boot, _, seed = bootstrap_settings(n_boot, None, seed)
@@ -125,7 +127,7 @@ def group_replicates(
         raise AnalysisError(f"the resampling unit column {cluster!r} is missing; columns are {df.columns}")
     df = df.with_columns(pl.lit(0).alias("seed")) if "seed" not in df.columns else df
     groups = df.select(by).unique().sort(by) if by else pl.DataFrame({"_all": [0]})
-    keyed = df.join(groups.with_row_index("_group"), on=by, how="left") if by else df.with_columns(
+    keyed = df.join(groups.with_row_index("_group"), on=by, how="left", maintain_order="left") if by else df.with_columns(
         _group=pl.lit(0, pl.UInt32))  # fmt: skip
     seed_codes, n_seeds = _codes(keyed["seed"])
     cluster_codes, n_clusters = _codes(keyed[cluster])
@@ -136,7 +138,7 @@ def group_replicates(
     points, replicates = [], []
     for value in values:
         column = keyed[value].cast(pl.Float64)
-        present = column.is_not_null().to_numpy()
+        present = (column.is_not_null() & column.is_not_nan().fill_null(False)).to_numpy()
         data = column.fill_null(0.0).to_numpy()
         sums = np.bincount(cell[present], weights=data[present], minlength=size).reshape(-1, n_groups)
         counts = np.bincount(cell[present], minlength=size).astype(np.float64).reshape(-1, n_groups)

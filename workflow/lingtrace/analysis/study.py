@@ -263,7 +263,7 @@ def findings(tables: dict[str, pl.DataFrame], cfg, task, planted: dict | None) -
             )  # fmt: skip
     if planted:
         summary["planted"] = planted
-        sentences.append(planted_sentence(planted, k, variant, level))
+        sentences.append(planted_sentence(planted, k, variant, level, alpha=1 - cfg.confidence))
     if "zero_shot" in tables:
         zs = headline(tables["zero_shot"], variant, k)
         summary["zero_shot_shares"] = {
@@ -294,8 +294,9 @@ def findings(tables: dict[str, pl.DataFrame], cfg, task, planted: dict | None) -
     return jsonable(summary)
 
 
-def planted_sentence(planted: dict, k: int, variant: str, level: str) -> str:
-    """The planted check in words: 'beyond surface overlap' only if every control holds."""
+def planted_sentence(planted: dict, k: int, variant: str, level: str, alpha: float) -> str:
+    """The planted check in words: 'beyond surface overlap' only if every control holds (Mantel p below
+    ``alpha``, one minus analysis.confidence)."""
     base = planted["baselines"]
     partial, contrast = planted["partial_spearman"], planted["zero_overlap_contrast"]
     close = (f"close minus far cross-script pairs {number(100 * contrast['value'], '+.1f')} points ({level} "
@@ -313,14 +314,14 @@ def planted_sentence(planted: dict, k: int, variant: str, level: str) -> str:
     beats = "tfidf" in base and all(
         _gt(planted["spearman"], b["spearman"]) for b in (base["tfidf"], base["word_overlap"])
     )
-    holds = beats and _lt(partial["p_value"], 0.05) and _gt(contrast["interval"][0], 0.0)
+    holds = beats and _lt(partial["p_value"], alpha) and _gt(contrast["interval"][0], 0.0)
     if holds:
         return (f"TracIn's reliance (share of top-{k} proponents, {variant}) follows the planted language structure "
                 f"beyond what surface overlap explains: {numbers}.")  # fmt: skip
     failed = []
     if not beats:
         failed.append("it does not beat the surface baselines")
-    if not _lt(partial["p_value"], 0.05):
+    if not _lt(partial["p_value"], alpha):
         failed.append("controlling for word overlap leaves no significant association")
     if not _gt(contrast["interval"][0], 0.0):
         failed.append("cross-script pairs of one family are not relied on more than other cross-script pairs")

@@ -53,7 +53,7 @@ def task_figures(tables: Mapping[str, str], outs: Sequence[str], params: dict) -
     )  # fmt: skip
     ablation = pl.read_parquet(tables["ablation"])  # the loss table (validation's ablation_loss)
     if ablation.height:
-        controlled = ablation["control_loss"].is_not_null().all()
+        controlled = ablation["control_loss"].is_finite().all()
         value = "specific_loss" if controlled else "delta_loss"
         what = "minus the change when as much random data is removed" if controlled else ""
         figures.ablation_heatmap(

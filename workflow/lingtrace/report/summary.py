@@ -31,11 +31,6 @@ def nested(df: pl.DataFrame, outer: str, inner: str, value: str) -> dict:
     return out
 
 
-# How far the joint model must beat chance and the marker-only shortcut on every fine-tuning language
-# before the summary calls the task learned from content.
-OVER_CHANCE, OVER_SHORTCUT = 0.2, 0.1
-
-
 def convergence_entry(metrics: pl.DataFrame, task, tolerance: float) -> dict:
     """Which (run, seed) pairs converged, and each run's spread of final accuracy over seeds."""
     flags = seed_convergence(metrics, task.train_langs, tolerance).select("run", "seed", "converged").unique()
@@ -68,7 +63,8 @@ def write_task_summary(metrics_path, params: dict, out, extras: list[str] | None
     if joint.is_empty():
         raise AnalysisError(f"{metrics_path}: no joint run on the fine-tuning languages of task {task.name}")
     entry["joint_min_train_accuracy"] = joint["accuracy"].min()
-    entry["learns_task"] = bool(joint["accuracy"].min() >= chance(task) + OVER_CHANCE)
+    entry["margins"] = {"over_chance": cfg.chance_margin, "over_shortcut": cfg.shortcut_margin}
+    entry["learns_task"] = bool(joint["accuracy"].min() >= chance(task) + cfg.chance_margin)
     if shortcut_path:
         shortcut = pl.read_parquet(shortcut_path)
         by_lang = dict(shortcut.select("lang", "accuracy").iter_rows())
@@ -78,7 +74,7 @@ def write_task_summary(metrics_path, params: dict, out, extras: list[str] | None
         margins = [row["accuracy"] - by_lang[row["lang"]] for row in joint.iter_rows(named=True)]
         entry["baselines"] = {"shortcut_accuracy": by_lang.pop("all"), "shortcut_accuracy_by_lang": by_lang,
                               "joint_min_margin_over_shortcut": min(margins)}  # fmt: skip
-        entry["needs_content"] = bool(min(margins) >= OVER_SHORTCUT)
+        entry["needs_content"] = bool(min(margins) >= cfg.shortcut_margin)
     findings = []
     for path in extras or []:
         with open(path) as fh:
@@ -105,24 +101,25 @@ def _pct(x) -> str:
 
 def learning_sentences(entry: dict) -> list[str]:
     """Did the joint model learn the task from content, and did every seed converge? In words."""
-    worst, floor = entry["joint_min_train_accuracy"], entry["chance"] + OVER_CHANCE
+    over_chance, over_shortcut = entry["margins"]["over_chance"], entry["margins"]["over_shortcut"]
+    worst, floor = entry["joint_min_train_accuracy"], entry["chance"] + over_chance
     sentence = (f"Joint fine-tuning reaches {_pct(worst)} test accuracy or more on every fine-tuning language "
                 f"(chance {_pct(entry['chance'])}")  # fmt: skip
     base = entry.get("baselines")
     if base:
         margin = base["joint_min_margin_over_shortcut"]
-        sentence += f"; a classifier on function and marker words alone: {_pct(base['shortcut_accuracy'])})"
+        sentence += f"; a classifier on function and marker words and the texts' word overlap alone: {_pct(base['shortcut_accuracy'])})"
         if not entry["learns_task"]:
-            sentence += (f", less than {100 * OVER_CHANCE:.0f} points above chance on some language: "
+            sentence += (f", less than {100 * over_chance:.0f} points above chance on some language: "
                          "the task is not learned well enough to read its attributions as findings.")  # fmt: skip
         elif entry["needs_content"]:
             sentence += (f", at least {100 * margin:.1f} points above that shortcut on every language: the task is "
                          "learned from content.")  # fmt: skip
         else:
-            sentence += (f", {_points(margin)} that shortcut on some language (less than {100 * OVER_SHORTCUT:.0f}): "
+            sentence += (f", {_points(margin)} that shortcut on some language (less than {100 * over_shortcut:.0f}): "
                          "accuracy there may come from markers, not content.")  # fmt: skip
     elif worst is not None and worst < floor:
-        sentence += f"), less than {100 * OVER_CHANCE:.0f} points above chance on some language."
+        sentence += f"), less than {100 * over_chance:.0f} points above chance on some language."
     else:
         sentence += ")."
     sentences = [sentence]

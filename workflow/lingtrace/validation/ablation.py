@@ -32,7 +32,7 @@ def ablation_deltas(metrics: pl.DataFrame, confidence: float | None = None) -> p
     delta_accuracy, delta_accuracy_low, delta_accuracy_high, delta_loss, delta_loss_low, delta_loss_high."""
     final = final_checkpoint(metrics)
     joint = final.filter(pl.col("run") == "joint").select("seed", "lang", acc_joint="accuracy", loss_joint="loss")
-    ablated = final.filter(pl.col("run").str.starts_with("without-")).with_columns(
+    ablated = final.filter(pl.col("run").str.starts_with("without-") & (pl.col("run") != CONTROL)).with_columns(
         removed_lang=pl.col("run").str.strip_prefix("without-")
     )
     paired = ablated.join(joint, on=["seed", "lang"]).with_columns(
@@ -134,7 +134,10 @@ def agreement_summary(deltas: pl.DataFrame, reliance: pl.DataFrame, n_boot: int,
     """Agreement of the ablation with TracIn within each test language T: Spearman over the removed
     languages L != T between T's mean loss change when L is removed (``value``) and TracIn's reliance of
     T on L (``reliance``: test_lang, train_lang, reliance); then averaged over test languages, with an
-    interval that resamples seeds (each resample pools the drawn seeds' loss changes)."""
+    interval that resamples seeds (each resample pools the drawn seeds' loss changes; no interval with
+    fewer than two seeds). The control run's change is the same for every removed language L, so
+    subtracting it (``value`` specific) leaves this within-language ranking as the raw loss change gives
+    it; the control matters for the size of each effect (the ablation loss table), not for the rank."""
     if deltas.is_empty():
         return {"mean_spearman": None, "interval": [None, None], "per_language": {}, "seeds": 0, "measure": value}
     seeds, tests, removed, harm = harm_matrix(deltas, value)
@@ -147,7 +150,8 @@ def agreement_summary(deltas: pl.DataFrame, reliance: pl.DataFrame, n_boot: int,
         return float(rhos.mean()) if len(rhos) else float("nan")
 
     rng = np.random.default_rng(seed)
-    boots = np.array([mean_rho(rng.integers(0, len(seeds), len(seeds))) for _ in range(n_boot)])
+    draws = n_boot if len(seeds) >= 2 else 0
+    boots = np.array([mean_rho(rng.integers(0, len(seeds), len(seeds))) for _ in range(draws)])
     boots = boots[np.isfinite(boots)]
     lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2]) if len(boots) else (np.nan, np.nan)
     return {

@@ -69,6 +69,12 @@ def outcomes(predictions: pl.DataFrame, seed: int) -> pl.DataFrame:
 
 
 def lds_table(per_example: pl.DataFrame, by: list[str], n_boot: int, level: float, seed: int, items=None) -> pl.DataFrame:
-    """Mean LDS per group with a bootstrap interval over test examples (an item's translations together)."""
-    return grouped_mean_interval(per_example.drop_nulls("lds"), "lds", by, "test_uid", n_boot, level, seed,
-                                 items=items)  # fmt: skip
+    """Mean LDS per group with a bootstrap interval over test examples (an item's translations together).
+
+    A test example whose predictions are the same for every subset (an attribution that sees nothing in
+    it) has no rank correlation: it is left out of the mean and counted in ``n_undefined``."""
+    undefined = per_example.with_columns(undefined=pl.col("lds").is_null() | pl.col("lds").is_nan())
+    table = grouped_mean_interval(undefined.filter(~pl.col("undefined")), "lds", by, "test_uid", n_boot, level, seed,
+                                  items=items)  # fmt: skip
+    counts = undefined.group_by(by).agg(pl.col("undefined").sum().cast(pl.Int64).alias("n_undefined"))
+    return table.join(counts, on=by, how="left", maintain_order="left").with_columns(pl.col("n_undefined").fill_null(0))

@@ -138,7 +138,8 @@ def removal_effects(predictions: pl.DataFrame, sample: pl.DataFrame) -> pl.DataF
 def summarise_removal(effects: pl.DataFrame, n_boot: int, level: float, seed: int) -> dict:
     """The removal test in numbers: raw and specific effects of TracIn and of random removal, and their
     paired difference (per seed and sampled example, TracIn minus the mean over random draws), each a
-    mean with an interval that resamples seeds (for random removal: seed x draw), then sampled examples."""
+    mean with an interval that resamples seeds, then sampled examples (random removal: each example's
+    change averaged over the draws of its seed first)."""
     boot = {"n_boot": n_boot, "level": level, "seed": seed}
 
     def estimate(rows: pl.DataFrame, value: str) -> dict:
@@ -151,9 +152,9 @@ def summarise_removal(effects: pl.DataFrame, n_boot: int, level: float, seed: in
 
     tracin = effects.filter(pl.col("kind") == "tracin")
     random = effects.filter(pl.col("kind") == "random")
-    draws = random.with_columns(seed=pl.concat_str(pl.col("seed"), pl.lit("/"), pl.col("run")))  # seed x draw units
-    mean_random = random.group_by("seed", "uid").agg(pl.col("specific").mean().alias("random_specific"))
-    paired = tracin.join(mean_random, on=["seed", "uid"]).with_columns(
+    # the draws of one seed share its joint model: average them per (seed, example) before resampling seeds
+    draws = random.group_by("seed", "uid").agg(pl.col("delta").mean(), pl.col("specific").mean())
+    paired = tracin.join(draws.rename({"specific": "random_specific"}), on=["seed", "uid"]).with_columns(
         difference=pl.col("specific") - pl.col("random_specific")
     )
     return {

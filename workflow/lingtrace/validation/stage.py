@@ -214,7 +214,8 @@ def write_lds(score_paths: Sequence[str], subsets_path, predictions_path, train_
         lds_table(per_example.with_columns(test_lang=pl.lit("all")), ["variant", "test_lang"], **boot, items=items),
     ]).sort("variant", "test_lang")  # fmt: skip
     write_parquet_and_csv(table, out_table)
-    overall = {r["variant"]: {"lds": r["lds"], "interval": [r["lds_lo"], r["lds_hi"]], "examples": r["n_examples"]}
+    overall = {r["variant"]: {"lds": r["lds"], "interval": [r["lds_lo"], r["lds_hi"]], "examples": r["n_examples"],
+                              "undefined_examples": r["n_undefined"]}
                for r in table.filter(pl.col("test_lang") == "all").iter_rows(named=True)}  # fmt: skip
     surface_lds = overall.pop("tfidf", None)
     summary = {"lds": {"variants": overall, "surface_baseline": surface_lds, "subsets": subsets["subset"].n_unique(),
@@ -228,6 +229,9 @@ def lds_sentence(lds: dict, confidence: float) -> str:
     parts = [f"{variant} {v['lds']:.2f} {pct_interval(v['interval'])}" for variant, v in sorted(lds["variants"].items())]
     base = lds["surface_baseline"]
     baseline = f"; a TF-IDF surface attribution {base['lds']:.2f} {pct_interval(base['interval'])}" if base else ""
+    if base and base.get("undefined_examples"):
+        baseline += (f" (over the {base['examples']} test examples it tells apart; {base['undefined_examples']} share "
+                     "no word with the training set and get no prediction)")  # fmt: skip
     best = max(lds["variants"].values(), key=lambda v: v["lds"] if v["lds"] is not None else -1)
     above = base is not None and best["interval"][0] is not None and base["interval"][1] is not None and (
         best["interval"][0] > base["interval"][1])  # fmt: skip
