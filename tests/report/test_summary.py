@@ -157,3 +157,10 @@ def test_a_margin_below_the_shortcut_reads_below():
              "baselines": {"shortcut_accuracy": 0.85, "joint_min_margin_over_shortcut": -0.05}}  # fmt: skip
     (sentence,) = learning_sentences(entry)
     assert "5.0 points below that shortcut" in sentence
+
+
+def test_findings_of_a_task_that_fails_its_controls_are_marked_as_measurements():
+    failing = render_markdown({"nli": entry(**shortcut(0.04, False), findings=["TracIn says x."])})
+    assert "measurements of a model that fails the controls above" in failing
+    passing = render_markdown({"nli": entry(**shortcut(0.2, True), findings=["TracIn says x."])})
+    assert "fails the controls" not in passing and "- TracIn says x." in passing

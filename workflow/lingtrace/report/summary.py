@@ -154,7 +154,17 @@ def render_markdown(tasks: dict) -> str:
             by_lang = entry["baselines"]["shortcut_accuracy_by_lang"]
             lines.append("| *shortcut* | " + " | ".join(_pct(by_lang.get(lang)) for lang in sorted(joint)) + " |")
         lines.append("")
+        if entry.get("findings") and not passes_learning_controls(entry):
+            lines += ["What follows are measurements of a model that fails the controls above (not learned, or "
+                      "not beyond the shortcut): they describe what TracIn sees in it, not how languages share "
+                      "what a task needs.", ""]  # fmt: skip
         for section in entry.get("findings", []):
             lines.append(f"- {section}")
         lines.append("")
     return "\n".join(lines)
+
+
+def passes_learning_controls(entry: dict) -> bool:
+    """The joint model learned the task (over chance by the margin) and, where there is a shortcut
+    baseline, beat it by the margin."""
+    return bool(entry.get("learns_task", True)) and bool(entry.get("needs_content", True))
