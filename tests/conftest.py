@@ -16,7 +16,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 WORLD = {
     "seed": 3,
     "order_weight": 0.2,
-    "inventory": {"entities": 8, "verbs": 4, "adjectives": 6, "aspects": 3},
+    "inventory": {"entities": 8, "verbs": 4, "adjectives": 12, "aspects": 3},
     "languages": [
         {"code": "ala", "family": "alpha", "script": "latin", "order": "SVO", "overlap": 0.8, "loan": 0.1},
         {"code": "alb", "family": "alpha", "script": "latin", "order": "SVO", "overlap": 0.6, "loan": 0.1},

@@ -25,6 +25,7 @@ def test_default_config_passes(cfg):
 
 
 def test_run_names(cfg):
+    cfg["runs"]["mono"] = ["gaa"]
     task = study.task_list(cfg)[0]
     names = study.run_names(cfg, task)
     assert names[0] == "joint"

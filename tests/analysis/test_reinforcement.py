@@ -81,3 +81,19 @@ def test_smaller_k_changes_the_lists(topk, train):
 def test_missing_training_rows_are_refused(topk, train):
     with pytest.raises(ValueError, match="missing"):
         example_reinforcement(topk, train.filter(pl.col("lang") != "cc"), k=4)
+
+
+def test_label_matched_chance_by_hand(topk, train):
+    """Items i1, i3 have label 0 and i2, i4 label 1 (in every language); test labels x1: 0, x2: 1, x6: 0.
+    Chance draws from the cross language's items *with the test example's label*:
+        x1 (own {i1}): b1, b2 -> bb label-0 items {i1, i3}: 1/2 each; c1 -> cc label-0 items {i1}: 1   -> 2/3
+        x2 (own {i2, i3}): b4 -> bb label-1 items {i2, i4}: 1/2; c2 -> cc label-1 items {i2}: 1          -> 3/4
+        x6 (own {i3}): a3, a1 -> aa label-0 items {i1, i3}: 1/2 each; c2 -> cc label-0 items {i1}: 0    -> 1/3
+    The uniform chance (module docstring) was 1/3, 1/2 and 1/6: the label-matched one is higher."""
+    labelled = train.with_columns(label=(pl.col("item_id").str.slice(1).cast(pl.Int64) + 1) % 2)
+    test = pl.DataFrame({"uid": ["x1", "x2", "x3", "x4", "x5", "x6"], "label": [0, 1, 0, 0, 0, 0]})
+    per = example_reinforcement(topk, labelled, k=4, test=test)
+    chance = dict(zip(per["test_uid"], per["chance_rate"]))
+    assert chance == pytest.approx({"x1": 2 / 3, "x2": 3 / 4, "x6": 1 / 3})
+    rates = dict(zip(per["test_uid"], per["reinforcing_rate"]))
+    assert rates == pytest.approx({"x1": 2 / 3, "x2": 1 / 2, "x6": 1 / 3})  # the rate does not depend on labels

@@ -167,3 +167,17 @@ def test_self_reliance_boost_against_joint():
     assert row["boost_enrichment"] == pytest.approx(9 / 8)
     assert row["delta_enrichment"] == pytest.approx(5 / 8)
     assert 0.5 <= row["delta_enrichment_lo"] <= 5 / 8 <= row["delta_enrichment_hi"] <= 0.75
+
+
+def test_seeds_are_pooled_and_items_resampled_together():
+    """The same test example at two seeds: the share pools both (seed 0: 1/2 own, seed 1: all own -> 3/4)
+    and the summary keeps no seed column; items map each test example to its item for the resampling."""
+    seed0 = build_topk({("x1", "aa"): ["aa-1", "bb-1"]}).with_columns(seed=pl.lit(0))
+    seed1 = build_topk({("x1", "aa"): ["aa-1", "aa-2"]}).with_columns(seed=pl.lit(1))
+    scores = build_lang_scores({"x1": "aa"}, {"aa": 2, "bb": 2})
+    scores = pl.concat([scores.with_columns(seed=pl.lit(s)) for s in (0, 1)])
+    items = pl.DataFrame({"test_uid": ["x1"], "item": ["i1"]})
+    out = language_shares(pl.concat([seed0, seed1]), scores, 2, n_boot=50, items=items)
+    own = out.filter((pl.col("train_lang") == "aa"))
+    assert "seed" not in out.columns and own["share"].item() == pytest.approx(0.75)
+    assert own["n_seeds"].item() == 2 and own["n_examples"].item() == 2

@@ -71,7 +71,7 @@ def test_grouped_mean_interval_per_group_and_order_free():
         }
     )
     out = grouped_mean_interval(df, "x", ["lang"], n_boot=300, seed=0).sort("lang")
-    assert out.columns == ["lang", "x", "x_lo", "x_hi", "n_examples"]
+    assert out.columns == ["lang", "x", "x_lo", "x_hi", "n_examples", "n_seeds"]
     assert out["x"].to_list() == pytest.approx([3.0, 5.0])  # (1+2+6)/3, (5+5)/2
     assert out["n_examples"].to_list() == [3, 2]
     a = out.row(0, named=True)
@@ -84,7 +84,7 @@ def test_grouped_mean_interval_per_group_and_order_free():
 def test_grouped_mean_interval_without_keys_is_one_group():
     df = pl.DataFrame({"test_uid": ["a", "b"], "x": [1.0, 3.0]})
     out = grouped_mean_interval(df, "x", [], n_boot=50)
-    assert out.columns == ["x", "x_lo", "x_hi", "n_examples"]
+    assert out.columns == ["x", "x_lo", "x_hi", "n_examples", "n_seeds"]
     assert out["x"].item() == 2.0
 
 
@@ -109,3 +109,43 @@ def test_spearman_undefined_cases_are_nan():
     assert all(math.isnan(v) for v in spearman([1, 2, 3], [5, 5, 5]))
     with pytest.raises(ValueError):
         spearman([1, 2, 3], [1, 2])
+
+
+def test_replicate_weights_draw_seeds_then_clusters():
+    from lingtrace.analysis.stats import replicate_weights
+
+    w = replicate_weights(3, 4, 500, np.random.default_rng(0))
+    assert w.shape == (500, 12)
+    assert (w.sum(axis=1) == 12).all()  # three seeds drawn, four clusters each
+    one_seed = replicate_weights(1, 5, 200, np.random.default_rng(1))
+    assert (one_seed.sum(axis=1) == 5).all()
+
+
+def test_seeds_are_resampled_before_items():
+    """Two seeds whose examples all score 0 and 1: a replicate draws {0,0}, {0,1} or {1,1} (1/4, 1/2,
+    1/4), so the mean's replicates are 0, 0.5 and 1 and the 95% interval is [0, 1]; an interval over
+    examples alone would be a point."""
+    df = pl.DataFrame({"seed": [0] * 4 + [1] * 4, "test_uid": [f"u{i}" for i in range(4)] * 2,
+                       "x": [0.0] * 4 + [1.0] * 4})  # fmt: skip
+    out = grouped_mean_interval(df, "x", [], n_boot=400, seed=0)
+    assert out["x"].item() == 0.5 and out["n_seeds"].item() == 2 and out["n_examples"].item() == 8
+    assert out["x_lo"].item() == 0.0 and out["x_hi"].item() == 1.0
+
+
+def test_translations_of_an_item_are_resampled_together():
+    """Each item's two translations carry the same value: resampled as one cluster the interval is about
+    sqrt(2) wider than when the translations are treated as independent examples."""
+    values = np.random.default_rng(3).normal(size=200)
+    df = pl.DataFrame({"test_uid": [f"{lang}{i}" for lang in "ab" for i in range(200)],
+                       "item": [f"i{i}" for _ in "ab" for i in range(200)],
+                       "x": np.concatenate([values, values])})  # fmt: skip
+    items = grouped_mean_interval(df, "x", [], n_boot=2000, seed=0, cluster="item")
+    examples = grouped_mean_interval(df, "x", [], n_boot=2000, seed=0)
+    ratio = (items["x_hi"] - items["x_lo"]).item() / (examples["x_hi"] - examples["x_lo"]).item()
+    assert 1.25 < ratio < 1.6
+
+
+def test_seed_is_never_a_grouping_key():
+    df = pl.DataFrame({"seed": [0, 0, 1, 1], "test_uid": ["u", "v", "u", "v"], "lang": "a", "x": [1.0, 2.0, 3.0, 4.0]})
+    out = grouped_mean_interval(df, "x", ["seed", "lang"], n_boot=50)
+    assert out.columns[0] == "lang" and out.height == 1 and out["x"].item() == 2.5

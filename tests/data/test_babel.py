@@ -18,12 +18,19 @@ def world(languages=LANGS, seed=1):
 
 
 def overlap(w, a, b):
-    return babel.lexical_overlap(w.lexicon(a), w.lexicon(b))
+    """Surface overlap: the share of concepts two languages write identically."""
+    return babel.share_identical(w.lexicon(a), w.lexicon(b))
+
+
+def content_overlap(w, a, b):
+    la, lb = w.lexicon(a), w.lexicon(b)
+    content = [c for c in la if c not in babel.FUNCTION_WORDS]
+    return babel.share_identical({c: la[c] for c in content}, {c: lb[c] for c in content})
 
 
 def test_family_members_share_about_the_smaller_overlap():
     w = world()
-    assert overlap(w, "aa", "ab") == pytest.approx(0.5, abs=0.15)
+    assert content_overlap(w, "aa", "ab") == pytest.approx(0.5, abs=0.15)
     assert overlap(w, "aa", "ba") < 0.1
 
 
@@ -31,12 +38,24 @@ def test_different_scripts_share_no_surface_form():
     w = world()
     assert overlap(w, "aa", "ac") == 0.0
     assert all(ch in babel.SCRIPTS["greek"] for form in w.lexicon("ac").values() for ch in form)
+    rows = {(r["lang_a"], r["lang_b"]): r for r in w.similarity(["aa", "ac"])}
+    assert rows[("aa", "ac")]["surface_overlap"] == 0.0
+    assert rows[("aa", "ac")]["cognate_share"] > 0.8  # cognate under the script: planted, not visible
+
+
+def test_function_words_of_a_family_differ_below_function_overlap():
+    langs = [dict(LANGS[0], function_overlap=0.6), dict(LANGS[1], function_overlap=0.6)]
+    w = world(langs)
+    la, lb = w.lexicon("aa"), w.lexicon("ab")
+    shared = [la[f] == lb[f] for f in babel.FUNCTION_WORDS]
+    assert 0 < sum(shared) < len(shared)
+    assert all(world(LANGS[:2]).lexicon("aa")[f] == world(LANGS[:2]).lexicon("ab")[f] for f in babel.FUNCTION_WORDS)
 
 
 def test_loanwords_are_shared_across_families():
     langs = [dict(lang, loan=0.4) for lang in LANGS]
     w = world(langs)
-    assert overlap(w, "aa", "ba") == pytest.approx(0.4, abs=0.15)
+    assert content_overlap(w, "aa", "ba") == pytest.approx(0.4, abs=0.15)
 
 
 def test_user_declared_languages_change_the_planted_matrix():
@@ -49,11 +68,13 @@ def test_user_declared_languages_change_the_planted_matrix():
 
 def test_similarity_adds_word_order_weight():
     langs = [dict(LANGS[0], order="SVO"), dict(LANGS[3], order="SVO"), dict(LANGS[1], code="xx", order="SOV")]
-    w = babel.World.from_config({"seed": 1, "languages": langs, "order_weight": 0.25})
+    langs[2]["morphology"] = "case"
+    w = babel.World.from_config({"seed": 1, "languages": langs, "order_weight": 0.25, "adjective_weight": 0.125,
+                                 "morphology_weight": 0.0625})  # fmt: skip
     rows = {(r["lang_a"], r["lang_b"]): r for r in w.similarity(["aa", "ba", "xx"])}
-    assert rows[("aa", "ba")]["similarity"] == pytest.approx(rows[("aa", "ba")]["lexical_overlap"] + 0.25)
-    assert rows[("aa", "xx")]["similarity"] == pytest.approx(rows[("aa", "xx")]["lexical_overlap"])
-    assert rows[("aa", "aa")]["similarity"] == pytest.approx(1.25)
+    assert rows[("aa", "ba")]["similarity"] == pytest.approx(rows[("aa", "ba")]["cognate_share"] + 0.25 + 0.125 + 0.0625)
+    assert rows[("aa", "xx")]["similarity"] == pytest.approx(rows[("aa", "xx")]["cognate_share"] + 0.125)
+    assert rows[("aa", "aa")]["similarity"] == pytest.approx(1.4375)
 
 
 def test_lexicon_of_a_language_ignores_other_declarations():
@@ -89,16 +110,42 @@ def test_word_order_is_rendered():
     assert sov.index(lex_z["V0"]) > sov.index(lex_z["E1"])
 
 
-def test_review_rating_follows_polarity():
+def test_review_rating_follows_polarity_flipped_by_not():
     inv = babel.Inventory(entities=30, verbs=12, adjectives=12, aspects=10)
-    good = babel.Clause(aspect=0, adjective=2, modifier="VERY")  # strength 2, positive, doubled
-    assert babel.review_rating(babel.review_score([good], inv)) == 4
-    assert babel.review_rating(babel.review_score([babel.Clause(0, 2, "NEG")], inv)) == 1
-
-
-def test_review_with_impossible_rating_raises_instead_of_looping():
-    inv = babel.Inventory(entities=30, verbs=12, adjectives=2, aspects=10)  # polarities +-1 only: a 1-clause review never scores 0 or 4
     rng = babel.rng_for(0)
-    with pytest.raises(ValueError, match="rating"):
-        for _ in range(50):
-            babel.review_item(rng, inv, clauses=1, context=0)
+    for _ in range(300):
+        item = babel.review_item(rng, inv, context=0)
+        (clause,) = item.clauses
+        polarity = inv.polarity(clause.adjective)
+        assert item.label == 2 + (-polarity if clause.modifier == "NEG" else polarity)
+
+
+def label_share_by(values, labels):
+    """{value: share of each label among the items with that value}."""
+    table = {}
+    for v, y in zip(values, labels, strict=True):
+        table.setdefault(v, []).append(y)
+    return {v: np.bincount(ys, minlength=max(labels) + 1) / len(ys) for v, ys in table.items()}
+
+
+@pytest.mark.parametrize("shape", ["paraphrase", "nli"])
+def test_pair_markers_occur_in_every_class_alike(shape):
+    """A marker is drawn independently of the label: each marker's label mix is the overall mix."""
+    inv = babel.Inventory(entities=16, verbs=8, adjectives=12, aspects=6)
+    rng = babel.rng_for(1)
+    items = [babel.make_item(shape, rng, inv) for _ in range(4000)]
+    markers = [item.b[0].marker for item in items]
+    assert all(item.b[0].marker == item.a[0].marker for item in items if len(item.a) == 1)  # copied to the pair
+    overall = np.bincount([item.label for item in items]) / len(items)
+    for marker, shares in label_share_by(markers, [item.label for item in items]).items():
+        assert np.abs(shares - overall).max() < 0.05, marker
+
+
+def test_review_modifiers_occur_in_every_rating_alike():
+    inv = babel.Inventory(entities=16, verbs=8, adjectives=12, aspects=6)
+    rng = babel.rng_for(2)
+    items = [babel.review_item(rng, inv, context=0) for _ in range(5000)]
+    shares = label_share_by([item.clauses[0].modifier for item in items], [item.label for item in items])
+    assert set(shares) == set(babel.MODIFIERS)
+    for modifier, share in shares.items():
+        assert np.abs(share - 0.2).max() < 0.04, modifier

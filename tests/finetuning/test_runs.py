@@ -10,7 +10,8 @@ def test_parse_run():
     assert parse_run("joint") == Run("joint")
     assert parse_run("without-ala") == Run("without", "ala")
     assert parse_run("remove-tracin").name == "remove-tracin"
-    for bad in ("joint-x", "mono", "remove-foo", "other-ala"):
+    assert parse_run("remove-random-2") == Run("remove", "random-2") and parse_run("subset-7") == Run("subset", "7")
+    for bad in ("joint-x", "mono", "remove-foo", "remove-random", "subset-x", "other-ala"):
         with pytest.raises(ConfigError, match="run"):
             parse_run(bad)
 
@@ -27,6 +28,9 @@ def test_training_sets(tiny_data, world_cfg, task_cfg):
     boosted = training_set(train, parse_run("boost-ala"), extra=extra)
     assert boosted.num_rows == train.num_rows + extra.num_rows
     removed = set(train["uid"].to_pylist()[:5])
-    kept = training_set(train, parse_run("remove-random"), removed=removed)
+    kept = training_set(train, parse_run("remove-random-0"), removed=removed)
     assert kept.num_rows == train.num_rows - 5 and not removed & set(kept["uid"].to_pylist())
+    assert training_set(train, parse_run("without-random"), removed=removed).num_rows == train.num_rows - 5
+    subset = training_set(train, parse_run("subset-3"), kept=removed)
+    assert sorted(subset["uid"].to_pylist()) == sorted(removed)
     assert kept["uid"].to_pylist() == sorted(kept["uid"].to_pylist())

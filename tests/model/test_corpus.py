@@ -1,5 +1,6 @@
 """The pretraining corpus: which kind a study gets, and what each kind holds (never a test split)."""
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -11,6 +12,7 @@ from lingtrace.model.corpus import (
     byte_fallback,
     check_corpus,
     corpus_kind,
+    corpus_texts,
     parse_text_args,
     text_args,
     text_files,
@@ -58,12 +60,18 @@ def test_task_corpus_holds_both_texts_of_train_rows_then_the_text_files(tmp_path
     second = write_split(tmp_path / "b.parquet", [("b1", "ru", "Бавария", "Саксония")])
     (tmp_path / "ja.txt").write_text("ドイツ語\n\n  フランス語  \n", encoding="utf-8")
     table = build_corpus(train_paths=[first, second], text_paths={"ja": [tmp_path / "ja.txt"]})
-    assert table.column_names == ["lang", "text"]
-    assert table.to_pylist() == [
+    assert table.column_names == ["lang", "text", "text_b"]
+    assert table["text_b"].null_count == table.num_rows  # real text has no restatement pairs
+    assert table.select(["lang", "text"]).to_pylist() == [
         {"lang": "de", "text": "Bayern"}, {"lang": "ja", "text": "バイエルン州"},
         {"lang": "ru", "text": "Бавария"}, {"lang": "ru", "text": "Саксония"},
         {"lang": "ja", "text": "ドイツ語"}, {"lang": "ja", "text": "フランス語"},
     ]  # fmt: skip
+
+
+def test_corpus_texts_include_the_second_text_of_pairs():
+    table = pa.table({"lang": ["a", "a"], "text": ["x y", "z"], "text_b": ["y x", None]})
+    assert corpus_texts(table) == ["x y", "z", "y x"]
 
 
 def test_corpus_errors_name_the_file(tmp_path):

@@ -9,10 +9,12 @@ Run ``lingtrace STAGE --help`` for a stage's arguments. Each command imports onl
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 from lingtrace.errors import ConfigError, LingtraceError
@@ -96,7 +98,7 @@ def cmd_finetune(args, params) -> None:
     from lingtrace.finetuning.stage import finetune_runs
 
     finetune_runs(args.train, args.model, args.run, args.seed, args.checkpoints, params, extra_path=args.extra,
-                  removed_path=args.removed, threads=args.threads)  # fmt: skip
+                  removed_path=args.removed, subsets_path=args.subsets, threads=args.threads)  # fmt: skip
 
 
 def cmd_evaluate(args, params) -> None:
@@ -116,7 +118,7 @@ def cmd_dump_gradients(args, params) -> None:
 
     dump_run_gradients(
         params, args.run, args.data, args.checkpoint, args.split, args.shard, args.out,
-        extra_path=args.extra, removed_path=args.removed, threads=args.threads,
+        extra_path=args.extra, threads=args.threads,
     )  # fmt: skip
 
 
@@ -128,10 +130,32 @@ def cmd_score(args, params) -> None:
     score_files(params, args.epoch, args.train, args.test, args.out_topk, args.out_lang)
 
 
+def cmd_score_subsets(args, params) -> None:
+    from lingtrace.device import setup_torch
+    from lingtrace.tracin.stage import score_subsets
+
+    setup_torch(args.threads)
+    score_subsets(params, args.epoch, args.train, args.test, args.subsets, args.out)
+
+
 def cmd_merge_influence(args, params) -> None:
     from lingtrace.tracin.merge import merge_influence
 
     merge_influence(args.topk, args.lang, section(params, "influence").top_k, args.out_topk, args.out_lang)
+
+
+def cmd_overhead(args, params) -> None:
+    from lingtrace.report.overhead import overhead_report
+
+    report = overhead_report(args.results, args.logs)
+    if args.json:
+        from lingtrace.io.atomic import write_json
+
+        write_json(report, args.json)
+    print(f"jobs {report['jobs']}, job-seconds {report['job_seconds']:.0f}, work {report['work_seconds']:.0f}, "
+          f"overhead {100 * report['overhead_share']:.1f}%")
+    for rule, row in report["rules"].items():
+        print(f"  {rule:22s} {row['jobs']:4d} jobs {row['seconds']:8.1f} s")
 
 
 def cmd_bench(args, params) -> None:
@@ -152,20 +176,47 @@ def cmd_bench(args, params) -> None:
 def cmd_analyze(args, params) -> None:
     from lingtrace.analysis.study import run_analysis
 
-    run_analysis(args.run, args.topk, args.lang_scores, args.train, args.planted, params, args.out, args.out_json)
+    paths = {"train": args.train, "test": args.test, "metrics": args.metrics, "planted": args.planted,
+             "baseline_topk": args.baseline_topk, "overlap": args.word_overlap}  # fmt: skip
+    run_analysis(args.run, args.seed, args.topk, args.lang_scores, paths, params, args.out, args.out_json)
+
+
+def cmd_baselines(args, params) -> None:
+    from lingtrace.analysis.baselines import write_baselines
+
+    write_baselines(args.train, args.test, params, args.out_shortcut, args.out_topk, args.out_overlap)
 
 
 def cmd_removal_sets(args, params) -> None:
     from lingtrace.validation.stage import write_removal_sets
 
-    write_removal_sets(args.topk, args.train, params, args.out_sample, args.out_tracin, args.out_random)
+    write_removal_sets(args.topk, args.seed, args.train, params, args.out_sample, args.out_tracin, args.out_random)
+
+
+def cmd_control_set(args, params) -> None:
+    from lingtrace.validation.stage import write_control_set
+
+    write_control_set(args.train, params, args.out)
+
+
+def cmd_lds_subsets(args, params) -> None:
+    from lingtrace.validation.stage import write_lds_subsets
+
+    write_lds_subsets(args.train, params, args.out)
 
 
 def cmd_validate(args, params) -> None:
     from lingtrace.validation.stage import validate_task
 
-    validate_task(args.metrics, args.predictions, args.influence_matrix, args.language_shares, args.sample, params,
-                  args.out_ablation, args.out_mono, args.out_removal, args.out_json)  # fmt: skip
+    outs = {"ablation": args.out_ablation, "ablation_loss": args.out_ablation_loss, "mono": args.out_mono,
+            "removal": args.out_removal, "json": args.out_json}  # fmt: skip
+    validate_task(args.metrics, args.predictions, args.test, args.language_shares, args.sample, params, outs)
+
+
+def cmd_lds(args, params) -> None:
+    from lingtrace.validation.stage import write_lds
+
+    write_lds(args.scores, args.subsets, args.predictions, args.train, args.test, params, args.out, args.out_json)
 
 
 def cmd_figures(args, params) -> None:
@@ -191,7 +242,7 @@ def cmd_summary(args, params) -> None:
 def cmd_task_summary(args, params) -> None:
     from lingtrace.report.summary import write_task_summary
 
-    write_task_summary(args.metrics, params, args.out, extras=args.extra)
+    write_task_summary(args.metrics, params, args.out, extras=args.extra, shortcut_path=args.shortcut)
 
 
 def cmd_explain(args, params) -> None:
@@ -215,6 +266,11 @@ def task_params(params: dict) -> dict:
 
 # --- parser ---------------------------------------------------------------------------------
 
+# The heavy imports of the stages that have them (imported first and timed apart from the work).
+MODEL = ("torch", "transformers.modeling_utils", "transformers.tokenization_utils_fast")
+TORCH = ("torch",)
+TABLES = ("polars", "scipy.stats")
+
 
 def _params(p):
     p.add_argument("--params", default="{}", help="config slices by section: JSON text or @file.json/@file.yaml")
@@ -229,12 +285,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def stage(name: str, func, help: str, threads: bool = False):
+    def stage(name: str, func, help: str, threads: bool = False, needs: tuple = ()):
+        """A subcommand; ``needs``: the heavy modules it imports, timed apart from its work in the log."""
         p = sub.add_parser(name, help=help)
         _params(p)
         if threads:
             _threads(p)
-        p.set_defaults(func=func)
+        p.set_defaults(func=func, needs=needs)
         return p
 
     p = stage("corpus", cmd_corpus, "write the pretraining corpus: babel sentences, train splits' texts, text files")
@@ -242,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text", nargs="+", default=[], metavar="LANG=PATH", help="UTF-8 text files, a sentence a line")
     p.add_argument("--out", required=True)
 
-    p = stage("tokenizer", cmd_tokenizer, "train the subword tokenizer on the corpus")
+    p = stage("tokenizer", cmd_tokenizer, "train the subword tokenizer on the corpus", needs=MODEL)
     p.add_argument("--corpus", required=True)
     p.add_argument("--out", required=True, help="tokenizer folder (save_pretrained)")
 
@@ -251,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="a split (data contract)")
     p.add_argument("--out", required=True, help="CSV: lang, tokens, unknown, unknown_rate")
 
-    p = stage("pretrain", cmd_pretrain, "masked-LM pretraining of the tiny encoder", threads=True)
+    p = stage("pretrain", cmd_pretrain, "masked-LM pretraining of the tiny encoder", threads=True, needs=MODEL)
     p.add_argument("--corpus", required=True)
     p.add_argument("--tokenizer", required=True, help="tokenizer folder")
     p.add_argument("--out", required=True, help="model folder (save_pretrained)")
@@ -265,16 +322,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--langs", nargs="+", required=True)
     p.add_argument("--out", required=True)
 
-    p = stage("finetune", cmd_finetune, "fine-tune (run, seed) pairs; a checkpoint folder per epoch", threads=True)
+    p = stage("finetune", cmd_finetune, "fine-tune (run, seed) pairs; a checkpoint folder per epoch", threads=True, needs=MODEL)
     p.add_argument("--train", required=True)
     p.add_argument("--model", required=True, help="pretrained model folder or hub name")
     p.add_argument("--run", nargs="+", required=True, help="the run of each pair")
     p.add_argument("--seed", nargs="+", type=int, required=True, help="the seed of each pair")
     p.add_argument("--checkpoints", nargs="+", required=True, help="checkpoint folders, one per epoch, pair by pair")
     p.add_argument("--extra", help="extra pool (boost runs)")
-    p.add_argument("--removed", help="table of removed uids (remove runs)")
+    p.add_argument("--removed", help="table of removed uids (remove runs, without-random; a seed column: per seed)")
+    p.add_argument("--subsets", help="the LDS subsets (subset-I runs)")
 
-    p = stage("evaluate", cmd_evaluate, "per-language test accuracy and loss of checkpoints", threads=True)
+    p = stage("evaluate", cmd_evaluate, "per-language test accuracy and loss of checkpoints", threads=True, needs=MODEL)
     p.add_argument("--test", required=True)
     p.add_argument("--run", nargs="+", required=True, help="the run of each pair")
     p.add_argument("--seed", nargs="+", type=int, required=True, help="the seed of each pair")
@@ -287,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--csv", action="store_true", help="write a CSV beside the Parquet table")
 
-    p = stage("dump-gradients", cmd_dump_gradients, "per-example loss gradients of checkpoints", threads=True)
+    p = stage("dump-gradients", cmd_dump_gradients, "per-example loss gradients of checkpoints", threads=True, needs=MODEL)
     p.add_argument("--run", required=True, help="the run, which decides the training rows")
     p.add_argument("--data", required=True, help="the dumped split's data (data contract)")
     p.add_argument("--checkpoint", nargs="+", required=True, help="checkpoint folder of each dump")
@@ -296,14 +354,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", nargs="+", required=True, help="gradient shard file of each dump")
     p.add_argument("--shard", nargs="+", type=int, required=True, help="shard of each dump (of gradients.shards)")
     p.add_argument("--extra", help="extra pool (boost runs)")
-    p.add_argument("--removed", help="table of removed uids (remove runs)")
 
-    p = stage("score", cmd_score, "TracIn: train gradient shards against test shards, merged tables", threads=True)
+    p = stage("score", cmd_score, "TracIn: train gradient shards against test shards, merged tables", threads=True, needs=TORCH)
     p.add_argument("--epoch", nargs="+", type=int, required=True, help="the checkpoints, in order")
     p.add_argument("--train", nargs="+", required=True, help="train shard files, checkpoint by checkpoint")
     p.add_argument("--test", nargs="+", required=True, help="test shard files, checkpoint by checkpoint")
     p.add_argument("--out-topk", required=True)
     p.add_argument("--out-lang", required=True)
+
+    p = stage("score-subsets", cmd_score_subsets, "TracIn summed over each LDS subset", threads=True, needs=TORCH)
+    p.add_argument("--epoch", nargs="+", type=int, required=True, help="the checkpoints, in order")
+    p.add_argument("--train", nargs="+", required=True, help="train shard files, checkpoint by checkpoint")
+    p.add_argument("--test", nargs="+", required=True, help="test shard files, checkpoint by checkpoint")
+    p.add_argument("--subsets", required=True, help="the LDS subsets (subset, uid)")
+    p.add_argument("--out", required=True)
 
     p = stage("merge-influence", cmd_merge_influence, "merge shard tables into topk.parquet and lang_scores.parquet")
     p.add_argument("--topk", nargs="+", required=True, help="shard top-k tables")
@@ -311,34 +375,65 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-topk", required=True)
     p.add_argument("--out-lang", required=True)
 
-    p = stage("analyze", cmd_analyze, "a task's analyses: shares, matrix, progression, reinforcement, planted")
-    p.add_argument("--run", nargs="+", required=True, help="the analysed runs")
-    p.add_argument("--topk", nargs="+", required=True, help="each run's topk.parquet")
-    p.add_argument("--lang-scores", nargs="+", required=True, help="each run's lang_scores.parquet")
-    p.add_argument("--train", required=True, help="training data (item ids for the reinforcement analysis)")
+    p = stage("baselines", cmd_baselines, "surface baselines: marker-only classifier, TF-IDF retriever, word overlap", needs=TABLES)
+    p.add_argument("--train", required=True)
+    p.add_argument("--test", required=True)
+    p.add_argument("--out-shortcut", required=True, help="the marker-only classifier's accuracy (Parquet; CSV beside)")
+    p.add_argument("--out-topk", required=True, help="the TF-IDF retriever's top-k (the topk contract)")
+    p.add_argument("--out-overlap", required=True, help="word-type overlap of every pair of languages")
+
+    p = stage("analyze", cmd_analyze, "a task's analyses: shares, matrix, progression, reinforcement, planted", needs=TABLES)
+    p.add_argument("--run", nargs="+", required=True, help="the run of each analysed (run, seed) pair")
+    p.add_argument("--seed", nargs="+", type=int, required=True, help="the seed of each pair")
+    p.add_argument("--topk", nargs="+", required=True, help="each pair's topk.parquet")
+    p.add_argument("--lang-scores", nargs="+", required=True, help="each pair's lang_scores.parquet")
+    p.add_argument("--train", required=True, help="training data (items and labels for the reinforcement analysis)")
+    p.add_argument("--test", required=True, help="test data (items resampled together, labels for chance)")
+    p.add_argument("--metrics", required=True, help="accuracy.parquet (trained checkpoints)")
     p.add_argument("--planted", help="planted similarity (babel tasks)")
+    p.add_argument("--baseline-topk", help="the TF-IDF retriever's top-k (lingtrace baselines)")
+    p.add_argument("--word-overlap", help="word-type overlap of the languages (lingtrace baselines)")
     p.add_argument("--out", nargs="+", required=True, help="the tables' Parquet paths ({table}.parquet; CSV beside)")
     p.add_argument("--out-json", required=True, help="the task's findings (summary.json piece)")
 
     p = stage("removal-sets", cmd_removal_sets, "the removal test's sampled test examples and removed training examples")
-    p.add_argument("--topk", required=True)
+    p.add_argument("--topk", nargs="+", required=True, help="the joint run's topk.parquet of each retraining seed")
+    p.add_argument("--seed", nargs="+", type=int, required=True, help="the retraining seeds, one per --topk")
     p.add_argument("--train", required=True)
     p.add_argument("--out-sample", required=True)
-    p.add_argument("--out-tracin", required=True)
-    p.add_argument("--out-random", required=True)
+    p.add_argument("--out-tracin", required=True, help="per seed, the removed proponents (seed, uid)")
+    p.add_argument("--out-random", nargs="+", required=True, help="per random draw, the removed examples (seed, uid)")
 
-    p = stage("validate", cmd_validate, "ablation deltas, agreement with TracIn, removal-test effects")
+    p = stage("control-set", cmd_control_set, "the without-random run's removed examples")
+    p.add_argument("--train", required=True)
+    p.add_argument("--out", required=True)
+
+    p = stage("lds-subsets", cmd_lds_subsets, "the LDS's random training subsets (subset, uid)")
+    p.add_argument("--train", required=True)
+    p.add_argument("--out", required=True)
+
+    p = stage("validate", cmd_validate, "ablation changes, agreement with TracIn, removal-test effects", needs=TABLES)
     p.add_argument("--metrics", required=True)
     p.add_argument("--predictions", required=True)
-    p.add_argument("--influence-matrix", required=True)
+    p.add_argument("--test", required=True, help="test data (items resampled together)")
     p.add_argument("--language-shares", required=True)
     p.add_argument("--sample", help="the removal test's sample (when the study makes removal runs)")
-    p.add_argument("--out-ablation", required=True)
+    p.add_argument("--out-ablation", required=True, help="accuracy changes (Parquet; CSV beside)")
+    p.add_argument("--out-ablation-loss", required=True, help="loss changes and the specific change (Parquet; CSV beside)")
     p.add_argument("--out-mono", required=True)
-    p.add_argument("--out-removal", required=True)
+    p.add_argument("--out-removal", required=True, help="per removal run, seed and sampled example (Parquet; CSV beside)")
     p.add_argument("--out-json", required=True)
 
-    p = stage("figures", cmd_figures, "a task's figures (PNG and SVG)")
+    p = stage("lds", cmd_lds, "the linear datamodeling score of TracIn and of a TF-IDF baseline", needs=TABLES)
+    p.add_argument("--scores", nargs="+", required=True, help="TracIn summed over each subset, one file per seed")
+    p.add_argument("--subsets", required=True)
+    p.add_argument("--predictions", required=True)
+    p.add_argument("--train", required=True)
+    p.add_argument("--test", required=True)
+    p.add_argument("--out", required=True, help="LDS per variant and test language (Parquet; CSV beside)")
+    p.add_argument("--out-json", required=True)
+
+    p = stage("figures", cmd_figures, "a task's figures (PNG and SVG)", needs=TABLES)
     for table in ("influence-matrix", "progression", "language-shares", "ablation"):
         p.add_argument(f"--{table}", required=True)
     p.add_argument("--out", nargs="+", required=True, help="figure files: {figure}.png and {figure}.svg")
@@ -349,6 +444,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test", required=True)
     p.add_argument("--predictions", required=True)
     p.add_argument("--out", required=True)
+
+    p = stage("overhead", cmd_overhead, "how much of a finished study's job time was start-up rather than work")
+    p.add_argument("--results", default="results", help="the study's results folder (its benchmarks/)")
+    p.add_argument("--logs", default="logs", help="the study's job logs")
+    p.add_argument("--json", help="write the figures to this JSON file")
 
     p = stage("bench", cmd_bench, "performance figures, side by side with plain torch, opacus and Captum")
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not the reported figures)")
@@ -370,6 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = stage("task-summary", cmd_task_summary, "a task's entry of summary.json")
     p.add_argument("--metrics", required=True)
+    p.add_argument("--shortcut", help="the marker-only classifier's accuracy (lingtrace baselines)")
     p.add_argument("--extra", nargs="*", default=[], help="JSON pieces (analysis, validation) to merge in")
     p.add_argument("--out", required=True)
 
@@ -392,7 +493,13 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("transformers", "httpx", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
+        started = time.monotonic()
+        for module in args.needs:
+            importlib.import_module(module)
+        imported = time.monotonic()
         args.func(args, load_params(args.params))
+        # read by `lingtrace overhead`: how much of a job was its work, not start-up and imports
+        log.info("%s: imports %.2f s, work %.2f s", args.command, imported - started, time.monotonic() - imported)
     except LingtraceError as err:
         log.error("%s", err)
         print(f"lingtrace {args.command}: error: {err}", file=sys.stderr)

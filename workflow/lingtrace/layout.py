@@ -2,6 +2,6 @@
 
 ANALYSIS_TABLES = (
     "language_shares", "crosslingual_shares", "influence_matrix", "progression", "progression_slopes",
-    "reinforcement", "zero_shot", "self_reliance", "planted",
+    "trained_checkpoints", "reinforcement", "zero_shot", "self_reliance", "baseline_shares", "planted",
 )  # fmt: skip
 FIGURES = ("influence_heatmaps", "crosslingual_progression", "enrichment", "ablation")

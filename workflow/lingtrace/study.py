@@ -54,7 +54,9 @@ def task_runs(config: dict, task) -> dict:
         "without": _run_langs(runs["without"], task),
         "mono": _run_langs(runs["mono"], task),
         "boost": _run_langs(runs["boost"], task),
+        "control": runs["control"],
         "removal": runs["removal"],
+        "lds": runs["lds"],
     }
 
 
@@ -63,11 +65,26 @@ def run_names(config: dict, task) -> list[str]:
     runs = task_runs(config, task)
     names = ["joint"]
     names += [f"without-{lang}" for lang in runs["without"]]
+    if runs["without"] and runs["control"]:
+        names.append("without-random")
     names += [f"mono-{lang}" for lang in runs["mono"]]
     names += [f"boost-{lang}" for lang in runs["boost"]]
     if runs["removal"]:
-        names += ["remove-tracin", "remove-random"]
+        names += ["remove-tracin", *(f"remove-random-{d}" for d in range(config["removal"]["draws"]))]
+    if runs["lds"]:
+        names += [f"subset-{i}" for i in range(config["lds"]["subsets"])]
     return names
+
+
+def run_seeds(config: dict, run: str) -> list[int]:
+    """The seeds a run is trained with: removal runs the first ``removal.seeds``, LDS subsets the first
+    seed, every other run all of study.seeds."""
+    kind = parse_run(run).kind
+    if kind == "remove":
+        return seeds(config)[: config["removal"]["seeds"]]
+    if kind == "subset":
+        return seeds(config)[:1]
+    return seeds(config)
 
 
 def seeds(config: dict) -> list[int]:
@@ -75,7 +92,14 @@ def seeds(config: dict) -> list[int]:
 
 
 def influence_seed(config: dict) -> int:
+    """The seed of the single-seed views (the examples page, the removal sets): the first."""
     return seeds(config)[0]
+
+
+def influence_seeds(config: dict) -> list[int]:
+    """The seeds TracIn analyses: the first ``influence.seeds`` of study.seeds (all when null)."""
+    wanted = config["influence"]["seeds"]
+    return seeds(config) if wanted is None else seeds(config)[:wanted]
 
 
 def influence_runs(config: dict, task) -> list[str]:
@@ -115,6 +139,8 @@ def check_study(config: dict) -> None:
     if "world" not in config and any(t["source"] == "synthetic" for t in config["tasks"]):
         raise ConfigError("world: synthetic tasks need a world of languages")
     world_langs = {lang["code"] for lang in (config.get("world") or {}).get("languages", [])}
+    if "random" in world_langs | {lang for t in config["tasks"] for lang in t["train_langs"]}:
+        raise ConfigError("world.languages: 'random' is reserved (the run without-random is the ablation's control)")
     names = [t["name"] for t in config["tasks"]]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -126,6 +152,9 @@ def check_study(config: dict) -> None:
         _check_task_languages(task, where)
         _check_task_runs(config, task, where)
         _check_pool_sizes(config, task)
+    wanted = config["influence"]["seeds"]
+    if wanted is not None and wanted > len(config["study"]["seeds"]):
+        raise ConfigError(f"influence.seeds: {wanted} seeds asked for, but study.seeds has {len(config['study']['seeds'])}")
     for epoch in influence_checkpoints(config):
         if epoch > config["finetune"]["epochs"]:
             raise ConfigError(
@@ -194,7 +223,7 @@ def _check_task_languages(task, where: str) -> None:
 def _check_task_runs(config: dict, task, where: str) -> None:
     runs_key = f"{where}.runs" if task.runs is not None else "runs"
     for kind, langs in task_runs(config, task).items():
-        if kind == "removal":
+        if kind in ("control", "removal", "lds"):
             continue
         unknown = [lang for lang in langs if lang not in task.train_langs]
         if unknown:
@@ -211,6 +240,9 @@ def _check_task_runs(config: dict, task, where: str) -> None:
             raise ConfigError(f"{key}: {err}") from None
         if run not in made:
             raise ConfigError(f"{key}: {run!r} is not a run of task {task.name} (its runs: {made})")
+        if parse_run(run).kind not in ("joint", "without", "mono", "boost") or run == "without-random":
+            raise ConfigError(f"{key}: {run!r} cannot be analysed by TracIn: analysed runs are joint, without-L, "
+                              "mono-L and boost-L")  # fmt: skip
 
 
 def _check_pool_sizes(config: dict, task) -> None:
@@ -224,5 +256,10 @@ def _check_pool_sizes(config: dict, task) -> None:
             )
         if shards > pool:
             raise ConfigError(f"gradients.shards.train: {shards} shards for only {pool} training examples in {run}")
-    if task_runs(config, task)["removal"] and config["removal"]["m"] > top_k:
-        raise ConfigError(f"removal.m: {config['removal']['m']} is larger than influence.top_k ({top_k})")
+    if task_runs(config, task)["removal"]:
+        if config["removal"]["m"] > top_k:
+            raise ConfigError(f"removal.m: {config['removal']['m']} is larger than influence.top_k ({top_k})")
+        analysed = len(influence_seeds(config))
+        if config["removal"]["seeds"] > analysed:
+            raise ConfigError(f"removal.seeds: {config['removal']['seeds']} retraining seeds, but TracIn analyses only "
+                              f"{analysed} (influence.seeds): each removal seed removes its own seed's proponents")  # fmt: skip

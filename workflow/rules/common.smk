@@ -16,17 +16,22 @@ CORPUS = corpus_kind(config["pretrain"], TASKS.values())  # babel, tasks or file
 SEEDS = study.seeds(config)
 EPOCHS = study.epochs(config)
 INFLUENCE_SEED = study.influence_seed(config)
-INFLUENCE_SEEDS = [INFLUENCE_SEED]
+INFLUENCE_SEEDS = study.influence_seeds(config)
 INFLUENCE_CHECKPOINTS = study.influence_checkpoints(config)
+REMOVAL_SEEDS = SEEDS[: config["removal"]["seeds"]]
+LDS_SEED = SEEDS[0]
 # jobs.per: run -> one job covers every seed of a run; seed -> one job per seed (and per gradient shard).
 PER_RUN = config["jobs"]["per"] == "run"
 SEED_SUFFIX = "" if PER_RUN else ".seed-{seed}"  # in the names of per-job files (logs, benchmarks, tables)
 ENV = "../../envs/lingtrace.yaml"
 
 
+RUN_PATTERN = r"joint|(without|mono|boost)-[A-Za-z][A-Za-z0-9_]*|remove-(tracin|random-\d+)|subset-\d+"
+
+
 wildcard_constraints:
     task="|".join(TASKS),
-    run=r"joint|(without|mono|boost)-[A-Za-z][A-Za-z0-9_]*|remove-(tracin|random)",
+    run=RUN_PATTERN,
     seed=r"\d+",
     epoch=r"\d+",
     split="train|test",
@@ -47,14 +52,25 @@ def checkpoint_dir(task, run, seed, epoch):
     return f"{run_dir(task, run, seed)}/checkpoints/epoch-{epoch}"
 
 
-def job_seeds(wildcards):
-    """The seeds one job covers: every seed of the run, or the job's own."""
-    return SEEDS if PER_RUN else [int(wildcards.seed)]
+def job_runs(wildcards):
+    """The runs one fine-tuning or evaluation job covers: its own, or (the LDS job per task) every subset run."""
+    return [wildcards.run] if hasattr(wildcards, "run") else subset_runs(wildcards.task)
 
 
-def job_outputs(pattern, **values):
-    """``pattern`` expanded for one job: over every seed (jobs.per: run) or keeping the {seed} wildcard."""
-    return expand(pattern, seed=SEEDS if PER_RUN else ["{seed}"], **values, allow_missing=True)
+def job_pairs(wildcards):
+    """(run, seed) of every pair one job covers: every seed of its run(s) (jobs.per: run) or its own seed."""
+    if not PER_RUN:
+        return [(wildcards.run, int(wildcards.seed))]
+    return [(run, seed) for run in job_runs(wildcards) for seed in study.run_seeds(config, run)]
+
+
+def job_outputs(pattern, seeds=SEEDS, **values):
+    """``pattern`` expanded for one job: over ``seeds`` (jobs.per: run) or keeping the {seed} wildcard."""
+    return expand(pattern, seed=seeds if PER_RUN else ["{seed}"], **values, allow_missing=True)
+
+
+def subset_runs(task):
+    return [run for run in task_runs(task) if run.startswith("subset-")]
 
 
 def uses_tiny_model():
@@ -129,21 +145,33 @@ def gpu_jobs(device):
 
 
 def run_inputs(wildcards):
-    """The training data a run needs: the pool, a boosted language's extra pool, a removal list."""
+    """The training data a job's runs need: the pool, a boosted language's extra pool, a removal list
+    (remove-*, without-random) or the LDS subsets (subset-*)."""
     inputs = {"train": f"results/{wildcards.task}/data/train.parquet"}
-    kind, _, arg = wildcards.run.partition("-")
+    kind, _, arg = job_runs(wildcards)[0].partition("-")
     if kind == "boost":
         inputs["extra"] = f"results/{wildcards.task}/data/extra-{arg}.parquet"
     if kind == "remove":
         inputs["removed"] = f"results/{wildcards.task}/removal/{arg}.parquet"
+    if kind == "without" and arg == "random":
+        inputs["removed"] = f"results/{wildcards.task}/removal/without-random.parquet"
+    if kind == "subset":
+        inputs["subsets"] = f"results/{wildcards.task}/lds/subsets.parquet"
     return inputs
 
 
-def finetune_inputs(wildcards):
-    inputs = run_inputs(wildcards)
-    if uses_tiny_model():
-        inputs["model"] = "results/pretrain/model/model.safetensors"
-    return inputs
+def tiny_model_input():
+    return {"model": "results/pretrain/model/model.safetensors"} if uses_tiny_model() else {}
+
+
+def subset_checkpoint_files(name):
+    """``name`` in every checkpoint of every LDS subset run of a task: the outputs of its one fine-tuning
+    job (jobs.per: run); the subset count is the same for every task."""
+    return [
+        f"results/{{task}}/subset-{i}/seed-{LDS_SEED}/checkpoints/epoch-{e}/{name}"
+        for i in range(config["lds"]["subsets"])
+        for e in EPOCHS
+    ]
 
 
 def optional_arg(flag, name):
@@ -153,7 +181,7 @@ def optional_arg(flag, name):
 
 def job_checkpoints(wildcards):
     """Every checkpoint folder of the job's (run, seed) pairs, pair by pair."""
-    return [checkpoint_dir(wildcards.task, wildcards.run, s, e) for s in job_seeds(wildcards) for e in EPOCHS]
+    return [checkpoint_dir(wildcards.task, r, s, e) for r, s in job_pairs(wildcards) for e in EPOCHS]
 
 
 def job_traces(wildcards):
@@ -162,8 +190,11 @@ def job_traces(wildcards):
 
 def evaluation_tables(task, kind):
     """The per-job evaluation tables of a task (kind: metrics or predictions)."""
-    seeds = [""] if PER_RUN else [f".seed-{s}" for s in SEEDS]
-    return [f"results/{task}/metrics/{kind}/{run}{s}.parquet" for run in task_runs(task) for s in seeds]
+    if not PER_RUN:
+        return [f"results/{task}/metrics/{kind}/{run}.seed-{s}.parquet" for run in task_runs(task)
+                for s in study.run_seeds(config, run)]  # fmt: skip
+    tables = [f"results/{task}/metrics/{kind}/{run}.parquet" for run in task_runs(task) if not run.startswith("subset-")]
+    return tables + ([f"results/{task}/metrics/{kind}/lds-subsets.parquet"] if subset_runs(task) else [])
 
 
 def gradient_settings():
@@ -245,12 +276,22 @@ def influence_params():
     return as_params(influence={k: v for k, v in config["influence"].items() if k not in ("runs", "test_per_lang")})
 
 
+def analysed_pairs(task):
+    """(run, seed) of every analysed run and TracIn seed of a task, run by run."""
+    return [(run, seed) for run in study.influence_runs(config, TASKS[task]) for seed in INFLUENCE_SEEDS]
+
+
 def influence_tables(task, table):
-    """``table`` (topk or lang_scores) of every analysed run of a task, in run order."""
-    return [
-        f"{run_dir(task, run, INFLUENCE_SEED)}/influence/{table}.parquet"
-        for run in study.influence_runs(config, TASKS[task])
-    ]
+    """``table`` (topk or lang_scores) of every analysed (run, seed), in analysed_pairs order."""
+    return [f"{run_dir(task, run, seed)}/influence/{table}.parquet" for run, seed in analysed_pairs(task)]
+
+
+def baseline_inputs(task):
+    """The surface baselines the analyses set beside TracIn: the TF-IDF retriever and word overlap."""
+    return {
+        "baseline_topk": f"results/{task}/baselines/tfidf_topk.parquet",
+        "overlap": f"results/{task}/baselines/word_overlap.parquet",
+    }
 
 
 def study_outputs():
@@ -270,7 +311,7 @@ def checkpoint_files():
         f"{checkpoint_dir(task, run, seed, epoch)}/{name}"
         for task in TASKS
         for run in task_runs(task)
-        for seed in SEEDS
+        for seed in study.run_seeds(config, run)
         for epoch in EPOCHS
         for name in CHECKPOINT_FILES
     ]
@@ -289,7 +330,7 @@ def validation_inputs(wildcards):
     inputs = {
         "metrics": f"results/{wildcards.task}/metrics/accuracy.parquet",
         "predictions": f"results/{wildcards.task}/metrics/predictions.parquet",
-        "influence_matrix": f"results/{wildcards.task}/tables/influence_matrix.parquet",
+        "test": f"results/{wildcards.task}/data/test.parquet",
         "language_shares": f"results/{wildcards.task}/tables/language_shares.parquet",
     }
     if study.task_runs(config, TASKS[wildcards.task])["removal"]:
@@ -304,6 +345,14 @@ def report_params(task, report_keys):
         task={k: task_dict(task)[k] for k in ("name", "source", "train_langs")},
         **{"report": {k: config["report"][k] for k in report_keys}},  # `report=` is a Snakemake keyword here
     )
+
+
+def summary_pieces(task):
+    """The JSON pieces of a task's summary: the analyses, the validation and (with runs.lds) the LDS."""
+    pieces = [f"results/{task}/analysis.json", f"results/{task}/validation.json"]
+    if study.task_runs(config, TASKS[task])["lds"]:
+        pieces.append(f"results/{task}/lds.json")
+    return pieces
 
 
 def figure_files(task):

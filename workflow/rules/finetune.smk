@@ -1,18 +1,20 @@
-# Fine-tuning: one rule for every run (joint, without-L, mono-L, boost-L, remove-*), then its evaluation.
-# A job covers every seed of a run (jobs.per: run) or one seed (jobs.per: seed).
+# Fine-tuning: one rule for every run (joint, without-L, without-random, mono-L, boost-L, remove-*,
+# subset-*), then its evaluation, merged per task. A job covers every seed of a run (jobs.per: run; the
+# LDS's subset runs in one job per task) or one run and seed (jobs.per: seed).
+
+CHECKPOINT = "results/{task}/{run}/seed-{seed}/checkpoints/epoch-{epoch}"
+REGULAR_RUNS = r"joint|(without|mono|boost)-[A-Za-z][A-Za-z0-9_]*"
 
 
 rule finetune:
     input:
-        unpack(finetune_inputs),
+        unpack(lambda wc: {**run_inputs(wc), **tiny_model_input()}),
     output:
-        traces=job_outputs("results/{task}/{run}/seed-{seed}/checkpoints/epoch-{epoch}/trace.json", epoch=EPOCHS),
-        weights=job_outputs(
-            "results/{task}/{run}/seed-{seed}/checkpoints/epoch-{epoch}/model.safetensors", epoch=EPOCHS
-        ),
-        tokenizers=job_outputs(
-            "results/{task}/{run}/seed-{seed}/checkpoints/epoch-{epoch}/tokenizer.json", epoch=EPOCHS
-        ),
+        traces=job_outputs(f"{CHECKPOINT}/trace.json", epoch=EPOCHS),
+        weights=job_outputs(f"{CHECKPOINT}/model.safetensors", epoch=EPOCHS),
+        tokenizers=job_outputs(f"{CHECKPOINT}/tokenizer.json", epoch=EPOCHS),
+    wildcard_constraints:
+        run=REGULAR_RUNS if PER_RUN else RUN_PATTERN,
     params:
         cfg=lambda wc: as_params(
             task=task_slice(task_dict(wc.task), "train"),
@@ -21,11 +23,12 @@ rule finetune:
             model=starting_model_settings(),
         ),
         model=model_source(),
-        runs=lambda wc: [wc.run] * len(job_seeds(wc)),
-        seeds=job_seeds,
+        runs=lambda wc: [r for r, _ in job_pairs(wc)],
+        seeds=lambda wc: [s for _, s in job_pairs(wc)],
         checkpoints=job_checkpoints,
         extra=optional_arg("--extra", "extra"),
         removed=optional_arg("--removed", "removed"),
+        subsets=optional_arg("--subsets", "subsets"),
     threads: config["study"]["threads"]
     resources:
         gpu=gpu_jobs(config["study"]["device"]),
@@ -39,13 +42,34 @@ rule finetune:
     shell:
         "lingtrace finetune --params {params.cfg:q} --threads {threads} --train {input.train:q} --model {params.model:q}"
         " --run {params.runs:q} --seed {params.seeds} --checkpoints {params.checkpoints:q}"
-        " {params.extra:q} {params.removed:q} > {log:q} 2>&1"
+        " {params.extra:q} {params.removed:q} {params.subsets:q} > {log:q} 2>&1"
+
+
+if PER_RUN:
+
+    use rule finetune as finetune_removal with:
+        output:
+            traces=job_outputs(f"{CHECKPOINT}/trace.json", seeds=REMOVAL_SEEDS, epoch=EPOCHS),
+            weights=job_outputs(f"{CHECKPOINT}/model.safetensors", seeds=REMOVAL_SEEDS, epoch=EPOCHS),
+            tokenizers=job_outputs(f"{CHECKPOINT}/tokenizer.json", seeds=REMOVAL_SEEDS, epoch=EPOCHS),
+        wildcard_constraints:
+            run=r"remove-(tracin|random-\d+)",
+
+    use rule finetune as finetune_subsets with:
+        output:
+            traces=subset_checkpoint_files("trace.json"),
+            weights=subset_checkpoint_files("model.safetensors"),
+            tokenizers=subset_checkpoint_files("tokenizer.json"),
+        log:
+            "logs/{task}/finetune/lds-subsets.log",
+        benchmark:
+            "results/benchmarks/finetune/{task}/lds-subsets.tsv"
 
 
 rule evaluate:
     input:
         test="results/{task}/data/test.parquet",
-        traces=job_traces,
+        traces=lambda wc: [f"{c}/trace.json" for c in job_checkpoints(wc)],
     output:
         metrics=f"results/{{task}}/metrics/metrics/{{run}}{SEED_SUFFIX}.parquet",
         predictions=f"results/{{task}}/metrics/predictions/{{run}}{SEED_SUFFIX}.parquet",
@@ -55,8 +79,8 @@ rule evaluate:
             finetune={k: config["finetune"][k] for k in ("max_length", "eval_batch_size")},
             study={"device": config["study"]["device"]},
         ),
-        runs=lambda wc: [wc.run] * len(job_seeds(wc)),
-        seeds=job_seeds,
+        runs=lambda wc: [r for r, _ in job_pairs(wc)],
+        seeds=lambda wc: [s for _, s in job_pairs(wc)],
         checkpoints=job_checkpoints,
     threads: config["study"]["threads"]
     resources:
@@ -71,6 +95,18 @@ rule evaluate:
         "lingtrace evaluate --params {params.cfg:q} --threads {threads} --test {input.test:q} --run {params.runs:q}"
         " --seed {params.seeds} --checkpoints {params.checkpoints:q} --out {output.metrics:q}"
         " --predictions {output.predictions:q} > {log:q} 2>&1"
+
+
+if PER_RUN:
+
+    use rule evaluate as evaluate_subsets with:
+        output:
+            metrics="results/{task}/metrics/metrics/lds-subsets.parquet",
+            predictions="results/{task}/metrics/predictions/lds-subsets.parquet",
+        log:
+            "logs/{task}/evaluate/lds-subsets.log",
+        benchmark:
+            "results/benchmarks/evaluate/{task}/lds-subsets.tsv"
 
 
 rule merge_metrics:

@@ -18,7 +18,6 @@ rule dump_train_gradients:
         ),
         args=lambda wc: dump_args(wc, "train"),
         extra=optional_arg("--extra", "extra"),
-        removed=optional_arg("--removed", "removed"),
     threads: config["study"]["threads"]
     resources:
         gpu=gpu_jobs(config["study"]["device"]),
@@ -32,7 +31,7 @@ rule dump_train_gradients:
     shell:
         "lingtrace dump-gradients --params {params.cfg:q} --threads {threads} --run {wildcards.run:q}"
         " --data {input.data:q} --checkpoint {params.args[checkpoints]:q} --split {params.args[splits]:q}"
-        " --shard {params.args[shards]} --out {params.args[outs]:q} {params.extra:q} {params.removed:q} > {log:q} 2>&1"
+        " --shard {params.args[shards]} --out {params.args[outs]:q} {params.extra:q} > {log:q} 2>&1"
 
 
 use rule dump_train_gradients as dump_test_gradients with:
@@ -48,7 +47,6 @@ use rule dump_train_gradients as dump_test_gradients with:
         ),
         args=lambda wc: dump_args(wc, "test"),
         extra=[],
-        removed=[],
     log:
         f"logs/{{task}}/grads/test/{DUMP_JOB}.log",
     benchmark:

@@ -6,7 +6,7 @@ rule figures:
         influence_matrix="results/{task}/tables/influence_matrix.parquet",
         progression="results/{task}/tables/progression.parquet",
         language_shares="results/{task}/tables/language_shares.parquet",
-        ablation="results/{task}/tables/ablation.parquet",
+        ablation="results/{task}/tables/ablation_loss.parquet",
     output:
         figures=[
             report(
@@ -63,12 +63,12 @@ rule examples:
 rule task_summary:
     input:
         metrics="results/{task}/metrics/accuracy.parquet",
-        analysis="results/{task}/analysis.json",
-        validation="results/{task}/validation.json",
+        shortcut="results/{task}/tables/shortcut.parquet",
+        pieces=lambda wc: summary_pieces(wc.task),
     output:
         "results/{task}/summary.json",
     params:
-        cfg=lambda wc: as_params(task=task_dict(wc.task)),
+        cfg=lambda wc: as_params(task=task_dict(wc.task), analysis={k: config["analysis"][k] for k in ("seed_tolerance", "chance_margin", "shortcut_margin")}),
     log:
         "logs/{task}/task_summary.log",
     benchmark:
@@ -76,8 +76,8 @@ rule task_summary:
     conda:
         ENV
     shell:
-        "lingtrace task-summary --params {params.cfg:q} --metrics {input.metrics:q}"
-        " --extra {input.analysis:q} {input.validation:q} --out {output:q} > {log:q} 2>&1"
+        "lingtrace task-summary --params {params.cfg:q} --metrics {input.metrics:q} --shortcut {input.shortcut:q}"
+        " --extra {input.pieces:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule summary:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from lingtrace.analysis.shares import mark_zero_shot, training_mix
-from lingtrace.analysis.stats import context_keys, grouped_mean_interval
+from lingtrace.analysis.stats import context_keys, group_keys, grouped_mean_interval
 
 
 def example_influence(lang_scores: pl.DataFrame) -> pl.DataFrame:
@@ -32,7 +32,11 @@ def example_influence(lang_scores: pl.DataFrame) -> pl.DataFrame:
 
 
 def influence_matrix(
-    lang_scores: pl.DataFrame, n_boot: int | None = None, level: float | None = None, seed: int | None = None
+    lang_scores: pl.DataFrame,
+    n_boot: int | None = None,
+    level: float | None = None,
+    seed: int | None = None,
+    items: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """M[t, l] per checkpoint and variant, with a bootstrap interval over test examples and a row-scaled copy.
 
@@ -44,9 +48,9 @@ def influence_matrix(
     by = [*ctx, "checkpoint", "variant", "test_lang", "train_lang", "zero_shot"]
     matrix = grouped_mean_interval(
         example_influence(lang_scores).rename({"influence": "mean_influence"}),
-        "mean_influence", by, "test_uid", n_boot, level, seed,
+        "mean_influence", by, "test_uid", n_boot, level, seed, items=items,
     )
-    row = [*ctx, "checkpoint", "variant", "test_lang"]
+    row = [*group_keys(lang_scores), "checkpoint", "variant", "test_lang"]
     return matrix.with_columns(
         relative_influence=pl.col("mean_influence") / pl.col("mean_influence").abs().max().over(row)
-    ).sort(*ctx, "checkpoint", "variant", "test_lang", "train_lang")
+    ).sort(*group_keys(lang_scores), "checkpoint", "variant", "test_lang", "train_lang")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from lingtrace.analysis.shares import crosslingual_shares, example_crosslingual_shares
-from lingtrace.analysis.stats import context_keys, grouped_mean_interval
+from lingtrace.analysis.stats import context_keys, group_keys, grouped_mean_interval
 
 ALL = "all"
 
@@ -28,15 +28,15 @@ def share_by_checkpoint(
     n_boot: int | None = None,
     level: float | None = None,
     seed: int | None = None,
+    items: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The cross-lingual share of each test language at each checkpoint (not 'all'), in epoch order.
 
     Columns: those of ``shares.crosslingual_shares`` plus ``epoch`` (the checkpoint as a number).
     """
     rows = topk.filter(pl.col("checkpoint") != ALL)
-    ctx = context_keys(topk)
-    return _per_checkpoint(crosslingual_shares(rows, lang_scores, k, n_boot, level, seed)).sort(
-        *ctx, "variant", "direction", "test_lang", "epoch"
+    return _per_checkpoint(crosslingual_shares(rows, lang_scores, k, n_boot, level, seed, items=items)).sort(
+        *group_keys(topk), "variant", "direction", "test_lang", "epoch"
     )
 
 
@@ -67,18 +67,27 @@ def share_slopes(
     n_boot: int | None = None,
     level: float | None = None,
     seed: int | None = None,
+    items: pl.DataFrame | None = None,
+    trained: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Slope of the cross-lingual share per epoch, per test language and pooled over the seen ones ('all').
 
-    Columns: ctx..., variant, direction, k, test_lang ('all': every seen, i.e. not zero-shot, test
-    language), zero_shot, slope, slope_lo, slope_hi (bootstrap over test examples), n_examples.
+    With ``trained`` (run, seed, checkpoint, trained: ``convergence.trained_checkpoints``), only the
+    trained checkpoints of each run and seed count, so the slope measures a change in sharing, not a
+    model still learning the task. Columns: ctx..., variant, direction, k, test_lang ('all': every
+    seen, i.e. not zero-shot, test language), zero_shot, slope, slope_lo, slope_hi (bootstrap over
+    seeds, then test items), n_examples, n_seeds.
     """
+    if trained is not None:
+        keys = [c for c in ("run", "seed") if c in topk.columns] + ["checkpoint"]
+        kept = trained.filter(pl.col("trained")).select(keys)
+        topk = topk.join(kept, on=keys, how="semi")
     slopes = example_slopes(topk, lang_scores, k).drop_nulls("slope").with_columns(k=pl.lit(k, pl.Int64))
     ctx = context_keys(slopes)
     by = [*ctx, "variant", "direction", "k", "test_lang", "zero_shot"]
-    per_lang = grouped_mean_interval(slopes, "slope", by, "test_uid", n_boot, level, seed)
+    per_lang = grouped_mean_interval(slopes, "slope", by, "test_uid", n_boot, level, seed, items=items)
     pooled = grouped_mean_interval(
         slopes.filter(~pl.col("zero_shot")).with_columns(test_lang=pl.lit(ALL)), "slope", by, "test_uid",
-        n_boot, level, seed,
+        n_boot, level, seed, items=items,
     )
-    return pl.concat([per_lang, pooled]).sort(*ctx, "variant", "direction", "test_lang")
+    return pl.concat([per_lang, pooled]).sort(*group_keys(slopes), "variant", "direction", "test_lang")

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from lingtrace.analysis.stats import context_keys, grouped_mean_interval
+from lingtrace.analysis.stats import context_keys, group_keys, grouped_mean_interval
 from lingtrace.errors import AnalysisError
 
 #: The columns that name one ranked list of the top-k table.
@@ -120,6 +120,7 @@ def language_shares(
     n_boot: int | None = None,
     level: float | None = None,
     seed: int | None = None,
+    items: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """S[t, l] per test language, checkpoint, variant, direction and k: mean share of the top-k from l, and enrichment.
 
@@ -131,7 +132,7 @@ def language_shares(
     by = [*ctx, "test_lang", "checkpoint", "variant", "direction", "k", "train_lang", "zero_shot", "n_train",
           "train_fraction"]
     per_example = for_each_k(example_shares, topk, lang_scores, ks)
-    return grouped_mean_interval(per_example, ["share", "enrichment"], by, "test_uid", n_boot, level, seed)
+    return grouped_mean_interval(per_example, ["share", "enrichment"], by, "test_uid", n_boot, level, seed, items=items)
 
 
 def crosslingual_shares(
@@ -141,6 +142,7 @@ def crosslingual_shares(
     n_boot: int | None = None,
     level: float | None = None,
     seed: int | None = None,
+    items: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """1 - S[t, t] per test language, checkpoint, variant, direction and k (1 for zero-shot test languages).
 
@@ -151,7 +153,7 @@ def crosslingual_shares(
     by = [*ctx, "test_lang", "checkpoint", "variant", "direction", "k", "zero_shot"]
     per_example = for_each_k(example_crosslingual_shares, topk, lang_scores, ks)
     return grouped_mean_interval(
-        per_example, ["crosslingual_share", "own_share"], by, "test_uid", n_boot, level, seed
+        per_example, ["crosslingual_share", "own_share"], by, "test_uid", n_boot, level, seed, items=items
     )
 
 
@@ -163,6 +165,7 @@ def zero_shot_shares(
     n_boot: int | None = None,
     level: float | None = None,
     seed: int | None = None,
+    items: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """For a ``without-{lang}`` run: the language shares of test language ``lang``, which it never trained on.
 
@@ -173,21 +176,21 @@ def zero_shot_shares(
     if lang not in topk["test_lang"].unique().to_list():
         raise AnalysisError(f"{lang!r} is not a test language of this run")
     rows = topk.filter(pl.col("test_lang") == lang)
-    return language_shares(rows, lang_scores, ks, n_boot, level, seed)
+    return language_shares(rows, lang_scores, ks, n_boot, level, seed, items=items)
 
 
 def _own_language_shares(topk: pl.DataFrame, lang_scores: pl.DataFrame, lang: str, ks: list[int]) -> pl.DataFrame:
     """Per ranked list of test language ``lang`` and k: its own-language share, enrichment and training fraction."""
-    rows = topk.filter(pl.col("test_lang") == lang).drop(context_keys(topk))
-    scores = lang_scores.drop(context_keys(lang_scores))
+    rows = topk.filter(pl.col("test_lang") == lang).drop(group_keys(topk))
+    scores = lang_scores.drop(group_keys(lang_scores))
     if lang not in training_mix(scores)["train_lang"].to_list():
         raise AnalysisError(f"{lang!r} is not a training language of this run")
     return pl.concat(
         [
             example_shares(rows, scores, k)
             .filter(pl.col("train_lang") == lang)
-            .select(*LIST_KEYS, "train_fraction", pl.col("share").alias("own_share"), "enrichment",
-                    k=pl.lit(k, pl.Int64))
+            .select(*context_keys(rows), *LIST_KEYS, "train_fraction", pl.col("share").alias("own_share"),
+                    "enrichment", k=pl.lit(k, pl.Int64))
             for k in ks
         ]
     )
@@ -203,6 +206,7 @@ def self_reliance(
     n_boot: int | None = None,
     level: float | None = None,
     seed: int | None = None,
+    items: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Test language ``lang``'s reliance on its own data in the ``boost-{lang}`` run against the ``joint`` run.
 
@@ -212,9 +216,9 @@ def self_reliance(
     {joint,boost,delta}_enrichment, each with _lo and _hi, and n_examples.
     """
     ks = _ks(ks)
-    keys = [*LIST_KEYS, "k"]
     joint = _own_language_shares(joint_topk, joint_lang_scores, lang, ks)
     boost = _own_language_shares(boost_topk, boost_lang_scores, lang, ks)
+    keys = [*context_keys(joint), *LIST_KEYS, "k"]  # paired by seed and test example
     paired = joint.join(boost, on=keys, how="inner", suffix="_boost").select(
         *keys,
         pl.col("train_fraction").alias("joint_train_fraction"),
@@ -228,4 +232,4 @@ def self_reliance(
     )
     values = [f"{run}_{what}" for what in ("own_share", "enrichment") for run in ("joint", "boost", "delta")]
     by = ["test_lang", "checkpoint", "variant", "direction", "k", "joint_train_fraction", "boost_train_fraction"]
-    return grouped_mean_interval(paired, values, by, "test_uid", n_boot, level, seed)
+    return grouped_mean_interval(paired, values, by, "test_uid", n_boot, level, seed, items=items)

@@ -14,7 +14,7 @@ import polars as pl
 from lingtrace import settings
 from lingtrace.errors import ConfigError
 from lingtrace.finetuning.evaluate import evaluate_checkpoints
-from lingtrace.finetuning.runs import parse_run, training_set
+from lingtrace.finetuning.runs import parse_run, removed_uids, subset_uids, training_set
 from lingtrace.finetuning.trainer import finetune
 from lingtrace.io.atomic import write_parquet, write_parquet_and_csv
 from lingtrace.io.data import read_data, read_parquet
@@ -36,16 +36,21 @@ def per_pair(runs: Sequence[str], seeds: Sequence[int], checkpoints: Sequence[st
 
 def finetune_runs(
     train_path, model, runs: Sequence[str], seeds: Sequence[int], checkpoints: Sequence[str], params: dict,
-    extra_path=None, removed_path=None, threads: int | None = None,
+    extra_path=None, removed_path=None, subsets_path=None, threads: int | None = None,
 ) -> None:  # fmt: skip
-    """Fine-tune each (run, seed) pair on its training rows; write its checkpoint folders (one per epoch)."""
+    """Fine-tune each (run, seed) pair on its training rows; write its checkpoint folders (one per epoch).
+
+    ``removed_path``: the uids a removal run leaves out (with a seed column: per seed); ``subsets_path``:
+    the LDS subsets (subset, uid) that subset-I runs train on."""
     task = resolve_task(params["task"])
     cfg, study, model_cfg = (settings.load(name, params.get(name)) for name in ("finetune", "study", "model"))
     train = read_data(train_path, num_labels=task.num_labels, languages=task.train_langs)
     extra = read_data(extra_path, num_labels=task.num_labels) if extra_path else None
-    removed = set(read_parquet(removed_path)["uid"].to_pylist()) if removed_path else None
+    removed = read_parquet(removed_path) if removed_path else None
+    subsets = read_parquet(subsets_path) if subsets_path else None
     for run, seed, folders in per_pair(runs, seeds, checkpoints):
-        rows = training_set(train, parse_run(run), extra=extra, removed=removed)
+        spec = parse_run(run)
+        rows = training_set(train, spec, extra=extra, removed=removed_uids(removed, seed), kept=subset_uids(subsets, spec))
         log.info("%s/%s seed %d: %d training examples", task.name, run, seed, rows.num_rows)
         finetune(
             rows, model, folders, cfg, num_labels=task.num_labels, seed=seed, device=study.device, threads=threads,

@@ -80,8 +80,9 @@ def training_texts(data_paths: Sequence[str | os.PathLike]) -> tuple[list[str], 
 
 
 def build_corpus(world=None, train_paths: Sequence = (), text_paths: Mapping[str, Sequence] | None = None) -> pa.Table:
-    """The corpus table (lang, text): the babel world's sentences (``world`` given), then the train
-    splits' texts, then the text files' lines ({language: [paths]})."""
+    """The corpus table (lang, text, text_b): the babel world's documents (``world`` given; some are pairs
+    whose text_b restates their text), then the train splits' texts, then the text files' lines
+    ({language: [paths]}); text_b is null but for babel's pairs."""
     parts = []
     if world is not None:
         from lingtrace.data.sources.synthetic import generate_corpus
@@ -89,13 +90,24 @@ def build_corpus(world=None, train_paths: Sequence = (), text_paths: Mapping[str
         parts.append(generate_corpus(world))
     if train_paths:
         langs, texts = training_texts(train_paths)
-        parts.append(pa.table({"lang": langs, "text": texts}))
+        parts.append(singles(langs, texts))
     for lang, paths in (text_paths or {}).items():
         lines = [line for path in paths for line in read_lines(path)]
-        parts.append(pa.table({"lang": [lang] * len(lines), "text": lines}))
+        parts.append(singles([lang] * len(lines), lines))
     if not parts or sum(part.num_rows for part in parts) == 0:
         raise DataError("corpus: nothing to pretrain on (give a world, train splits or text files with text in them)")
     return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+
+
+def singles(langs: list[str], texts: list[str]) -> pa.Table:
+    """Single-text documents (text_b null)."""
+    return pa.table({"lang": langs, "text": texts, "text_b": pa.nulls(len(texts), pa.string())})
+
+
+def corpus_texts(table: pa.Table) -> list[str]:
+    """Every text of a corpus table, pairs' second texts included (what the tokenizer learns from)."""
+    seconds = table["text_b"].to_pylist() if "text_b" in table.column_names else []
+    return table["text"].to_pylist() + [text for text in seconds if text is not None]
 
 
 def parse_text_args(values: Sequence[str]) -> dict[str, list[str]]:

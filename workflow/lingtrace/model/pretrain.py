@@ -19,21 +19,39 @@ from lingtrace.errors import ArtifactError
 from lingtrace.io.atomic import atomic_dir, write_json
 from lingtrace.loading import explained
 from lingtrace.model.build import tiny_config
+from lingtrace.model.corpus import corpus_texts
 from lingtrace.model.tokenizer import load_tokenizer, train_tokenizer
 
 log = logging.getLogger(__name__)
 
 
 def build_tokenizer(corpus_path: str | os.PathLike, out_dir: str | os.PathLike, cfg=None) -> None:
-    """Train the tokenizer (``tokenizer`` settings) on the corpus' ``text`` column; save it to ``out_dir``."""
+    """Train the tokenizer (``tokenizer`` settings) on the corpus' texts; save it to ``out_dir``."""
     cfg = settings.load("tokenizer", cfg)
-    texts = pq.read_table(corpus_path, columns=["text"])["text"].to_pylist()
+    texts = corpus_texts(pq.read_table(corpus_path))
     tokenizer = train_tokenizer(texts, vocab_size=cfg.vocab_size, min_frequency=cfg.min_frequency,
                                 byte_fallback=bool(cfg.byte_fallback))  # fmt: skip
     with atomic_dir(out_dir) as tmp:
         tokenizer.save_pretrained(tmp)
     log.info("tokenizer: %d tokens (%d characters in the corpus; byte fallback %s), trained on %d sentences",
              len(tokenizer), len(set("".join(texts))), "on" if cfg.byte_fallback else "off", len(texts))  # fmt: skip
+
+
+def encode_documents(tokenizer, corpus, max_length: int) -> list[list[int]]:
+    """Token ids of every document in corpus order: a single text alone, a pair (text, text_b) with the
+    pair template (<s> A </s></s> B </s>), as fine-tuning sees pair tasks."""
+    texts = corpus["text"].to_pylist()
+    seconds = corpus["text_b"].to_pylist() if "text_b" in corpus.column_names else [None] * len(texts)
+    encoded: list[list[int] | None] = [None] * len(texts)
+    for pairs in (False, True):
+        rows = [i for i, second in enumerate(seconds) if (second is not None) == pairs]
+        if not rows:
+            continue
+        args = ([texts[i] for i in rows], [seconds[i] for i in rows]) if pairs else ([texts[i] for i in rows],)
+        ids = tokenizer(*args, truncation="longest_first" if pairs else True, max_length=max_length)["input_ids"]
+        for i, row in zip(rows, ids):
+            encoded[i] = row
+    return encoded
 
 
 def pretrain_mlm(
@@ -55,9 +73,10 @@ def pretrain_mlm(
     device = resolve_device(device)
     with explained(f"{tokenizer_dir}: the tokenizer does not load", "Rerun the tokenizer job.", ArtifactError):
         tokenizer = load_tokenizer(tokenizer_dir)
-    texts = pq.read_table(corpus_path, columns=["text"])["text"].to_pylist()
+    corpus = pq.read_table(corpus_path)
     max_length = cfg.max_length
-    encoded = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+    encoded = encode_documents(tokenizer, corpus, max_length)
+    texts = corpus["text"]
     model = XLMRobertaForMaskedLM(tiny_config(arch, tokenizer, max_length)).to(device)
     collator = DataCollatorForLanguageModeling(
         tokenizer, mlm_probability=cfg.mlm_probability, seed=cfg.seed, return_tensors="pt"
@@ -86,6 +105,6 @@ def pretrain_mlm(
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        stats = {"steps": step, "final_loss": sum(losses[-50:]) / len(losses[-50:]), "sentences": len(texts)}
+        stats = {"steps": step, "final_loss": sum(losses[-50:]) / len(losses[-50:]), "documents": len(texts)}
         write_json(stats, os.path.join(tmp, "pretrain.json"))
     return stats

@@ -307,3 +307,13 @@ def ablation_heatmap(
     ax.set_title(title or "Accuracy change when a language is left out of fine-tuning")
     save_figure(fig, out_stem, dpi)
     return fig
+
+
+def empty_figure(out_stem: str | os.PathLike, message: str, *, dpi: int) -> Figure:
+    """A placeholder figure saying why there is nothing to plot (the report keeps one file per figure)."""
+    fig = _new_figure(5, 1.5)
+    ax = fig.add_subplot()
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center")
+    save_figure(fig, out_stem, dpi)
+    return fig

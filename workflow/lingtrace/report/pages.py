@@ -51,10 +51,17 @@ def task_figures(tables: Mapping[str, str], outs: Sequence[str], params: dict) -
         k=k, train_langs=train_langs, dpi=report.dpi,
         title=f"{task.name}: enrichment of top-{k} proponents over each language's share of the data",
     )  # fmt: skip
-    figures.ablation_heatmap(
-        pl.read_parquet(tables["ablation"]), stems["ablation"], cmap="RdBu", dpi=report.dpi,
-        title=f"{task.name}: change in test accuracy when a fine-tuning language is removed",
-    )  # fmt: skip
+    ablation = pl.read_parquet(tables["ablation"])  # the loss table (validation's ablation_loss)
+    if ablation.height:
+        controlled = ablation["control_loss"].is_finite().all()
+        value = "specific_loss" if controlled else "delta_loss"
+        what = "minus the change when as much random data is removed" if controlled else ""
+        figures.ablation_heatmap(
+            ablation, stems["ablation"], value=value, cmap="RdBu_r", dpi=report.dpi,
+            title=f"{task.name}: change in test loss when a fine-tuning language is removed {what}".strip(),
+        )  # fmt: skip
+    else:
+        figures.empty_figure(stems["ablation"], f"{task.name}: no ablation runs", dpi=report.dpi)
 
 
 def _example_rows(topk: pl.DataFrame, texts: dict, uid: str, direction: str, variant: str, show_k: int) -> str:

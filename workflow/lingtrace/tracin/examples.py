@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lingtrace.finetuning.runs import parse_run, training_set
-from lingtrace.io.data import read_data, read_parquet
+from lingtrace.io.data import read_data
 
 
 def test_sample(test: pa.Table, per_lang: int | None) -> pa.Table:
@@ -21,13 +21,11 @@ def test_sample(test: pa.Table, per_lang: int | None) -> pa.Table:
     return pa.concat_tables(parts).sort_by("uid")
 
 
-def traced_examples(
-    data_path, split: str, task, run: str, extra_path=None, removed_path=None, test_per_lang: int | None = None
-) -> pa.Table:
-    """The rows whose gradients a dump writes: the run's training set, or the test sample."""
+def traced_examples(data_path, split: str, task, run: str, extra_path=None, test_per_lang: int | None = None) -> pa.Table:
+    """The rows whose gradients a dump writes: the run's training set (the analysed runs are joint,
+    without-L, mono-L and boost-L), or the test sample."""
     table = read_data(data_path, num_labels=task.num_labels)
     if split == "test":
         return test_sample(table, test_per_lang)
     extra = read_data(extra_path, num_labels=task.num_labels) if extra_path else None
-    removed = set(read_parquet(removed_path)["uid"].to_pylist()) if removed_path else None
-    return training_set(table, parse_run(run), extra=extra, removed=removed)
+    return training_set(table, parse_run(run), extra=extra)

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 def dump_run_gradients(
     params: dict, run: str, data_path, checkpoints: Sequence[str], splits: Sequence[str], shards: Sequence[int],
-    outs: Sequence[str], extra_path=None, removed_path=None, threads: int | None = None,
+    outs: Sequence[str], extra_path=None, threads: int | None = None,
 ) -> None:  # fmt: skip
     """One gradient shard per (checkpoint, split, shard), each written to its ``outs`` file.
 
@@ -37,7 +37,7 @@ def dump_run_gradients(
         settings.load(name, params.get(name)) for name in ("gradients", "influence", "finetune", "study")
     )
     n_shards = {"train": gradients.shards.train, "test": gradients.shards.test}
-    rows = {splits[0]: traced_examples(data_path, splits[0], task, run, extra_path, removed_path, influence.test_per_lang)}
+    rows = {splits[0]: traced_examples(data_path, splits[0], task, run, extra_path, influence.test_per_lang)}
     device = resolve_device(study.device)
     loaded, loaded_from = None, None
     for checkpoint, split, shard, out in zip(checkpoints, splits, shards, outs):
@@ -80,3 +80,16 @@ def by_epoch(epochs: Sequence[int], paths: Sequence[str], what: str) -> dict[int
         raise ConfigError(f"{len(paths)} {what} gradient files do not divide among the checkpoints {list(epochs)}")
     n = len(paths) // len(epochs)
     return {int(e): [str(p) for p in paths[i * n : (i + 1) * n]] for i, e in enumerate(epochs)}
+
+
+def score_subsets(params: dict, epochs: Sequence[int], train: Sequence[str], test: Sequence[str], subsets_path,
+                  out) -> None:  # fmt: skip
+    """TracIn summed over each LDS subset, for every scored test example (lingtrace.tracin.subsets)."""
+    import polars as pl
+
+    from lingtrace.io.atomic import write_parquet
+    from lingtrace.tracin.subsets import subset_score_sums
+
+    sums = subset_score_sums(by_epoch(epochs, train, "train"), by_epoch(epochs, test, "test"),
+                             pl.read_parquet(subsets_path), params.get("influence"))  # fmt: skip
+    write_parquet(sums, out)

@@ -1,95 +1,241 @@
-"""File-level entry points of the validation stage: removal sets, ablation and removal effects."""
+"""File-level entries of the validation stage: removal and control sets, LDS subsets, ablation, removal
+test and LDS summaries."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import polars as pl
 
 from lingtrace import settings
+from lingtrace.errors import ConfigError
 from lingtrace.io.atomic import write_json, write_parquet, write_parquet_and_csv
-from lingtrace.validation.ablation import ablation_deltas, agreement, mono_baselines
+from lingtrace.validation.ablation import (
+    ablation_deltas,
+    agreement,
+    agreement_summary,
+    control_set,
+    loss_deltas,
+    loss_table,
+    mono_baselines,
+)
+from lingtrace.validation.lds import draw_subsets, example_lds, lds_table, outcomes, surface_predictions
 from lingtrace.validation.removal import (
-    random_removal,
+    composition,
     removal_effects,
     sample_test_examples,
+    stratified_draw,
     summarise_removal,
     tracin_removal,
 )
 
 
-def write_removal_sets(topk_path, train_path, params: dict, out_sample, out_tracin, out_random) -> None:
-    """The sampled test examples (of the task's fine-tuning languages), the union of their top-m
-    proponents, and as many random examples (``removal`` settings)."""
+def uid_table(rows: list[tuple[int, str]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema={"seed": pl.Int64, "uid": pl.String}, orient="row")
+
+
+def write_removal_sets(topk_paths: Sequence[str], seeds: Sequence[int], train_path, params: dict, out_sample,
+                       out_tracin, out_randoms: Sequence[str]) -> None:  # fmt: skip
+    """The sampled test examples (of the task's fine-tuning languages); per retraining seed, their top
+    proponents by that seed's TracIn (``topk_paths[i]`` is seed ``seeds[i]``'s joint topk) up to
+    ``removal.fraction`` of the training data; and per random draw, a set of the same size and label x
+    language composition, drawn per seed."""
     cfg = settings.load("removal", params.get("removal"))
-    topk = pl.read_parquet(topk_path)
+    if len(topk_paths) != len(seeds):
+        raise ConfigError(f"removal-sets: one topk table per seed ({len(topk_paths)} tables, {len(seeds)} seeds)")
     langs = list(params["task"]["train_langs"])
-    scored = topk.select("test_uid", "test_lang").unique().filter(pl.col("test_lang").is_in(langs))
-    sample = sample_test_examples(scored, cfg.test_per_lang, cfg.seed)
-    tracin = tracin_removal(topk, sample, cfg.m, cfg.variant)
-    pool = pl.read_parquet(train_path, columns=["uid"])["uid"].to_list()
+    train = pl.read_parquet(train_path, columns=["uid", "lang", "label"])
+    limit = int(cfg.fraction * train.height)
+    tracin, randoms, sample = [], [[] for _ in out_randoms], None
+    for seed, path in zip(seeds, topk_paths):
+        topk = pl.read_parquet(path)
+        if sample is None:  # the same sampled test examples for every seed
+            scored = topk.select("test_uid", "test_lang").unique().filter(pl.col("test_lang").is_in(langs))
+            sample = sample_test_examples(scored, cfg.test_per_lang, cfg.seed)
+        removed = tracin_removal(topk, sample, cfg.m, cfg.variant, limit)
+        tracin += [(seed, uid) for uid in removed]
+        cells = composition(train, removed)
+        for draw, rows in enumerate(randoms):
+            rows += [(seed, uid) for uid in stratified_draw(train, cells, cfg.seed, "removal-random", draw, seed)]
     write_parquet(sample, out_sample)
-    write_parquet(pl.DataFrame({"uid": tracin}, schema={"uid": pl.String}), out_tracin)
-    write_parquet(pl.DataFrame({"uid": random_removal(pool, len(tracin), cfg.seed)}, schema={"uid": pl.String}), out_random)
+    write_parquet(uid_table(tracin), out_tracin)
+    for path, rows in zip(out_randoms, randoms):
+        write_parquet(uid_table(rows), path)
 
 
-def validate_task(metrics_path, predictions_path, matrix_path, shares_path, sample_path, params: dict, out_ablation,
-                  out_mono, out_removal, out_json) -> None:  # fmt: skip
-    """Ablation deltas and their agreement with TracIn; removal-test effects; the summary piece."""
-    cfg = settings.load("analysis", params.get("analysis"))
-    metrics = pl.read_parquet(metrics_path)
-    deltas = ablation_deltas(metrics, cfg.confidence) if metrics["run"].str.starts_with("without-").any() else (
-        pl.DataFrame(schema={"removed_lang": pl.String, "test_lang": pl.String, "delta_accuracy": pl.Float64}))
-    write_parquet_and_csv(deltas, out_ablation)
-    write_parquet_and_csv(mono_baselines(metrics), out_mono)
-    variant, k = cfg.variant, cfg.headline_k
-    matrix = pl.read_parquet(matrix_path).filter(
-        (pl.col("run") == "joint") & (pl.col("checkpoint") == "all") & (pl.col("variant") == variant))
-    shares = pl.read_parquet(shares_path).filter(
+def write_control_set(train_path, params: dict, out) -> None:
+    """The without-random run's removed examples: as many as one language's share, drawn uniformly."""
+    train = pl.read_parquet(train_path, columns=["uid"])
+    removed = control_set(train, params["task"]["train_langs"], settings.load("removal", params.get("removal")).seed)
+    write_parquet(pl.DataFrame({"uid": removed}, schema={"uid": pl.String}), out)
+
+
+def write_lds_subsets(train_path, params: dict, out) -> None:
+    cfg = settings.load("lds", params.get("lds"))
+    uids = pl.read_parquet(train_path, columns=["uid"])["uid"].to_list()
+    write_parquet(draw_subsets(uids, cfg.subsets, cfg.fraction, cfg.seed), out)
+
+
+def headline_reliance(shares_path, variant: str, k: int) -> pl.DataFrame:
+    """TracIn's reliance of each test language on each training language: the joint run's share of
+    top-k proponents, summed checkpoint, pooled over the analysed seeds."""
+    return pl.read_parquet(shares_path).filter(
         (pl.col("run") == "joint") & (pl.col("checkpoint") == "all") & (pl.col("variant") == variant)
-        & (pl.col("direction") == "proponent") & (pl.col("k") == k))  # fmt: skip
+        & (pl.col("direction") == "proponent") & (pl.col("k") == k)
+    ).select("test_lang", "train_lang", reliance="share")  # fmt: skip
+
+
+def nested_intervals(table: pl.DataFrame, value: str) -> dict:
+    out: dict = {}
+    for row in table.iter_rows(named=True):
+        out.setdefault(row["test_lang"], {})[row["removed_lang"]] = {
+            "mean": row[value], "interval": [row[f"{value}_lo"], row[f"{value}_hi"]]}  # fmt: skip
+    return out
+
+
+def validate_task(metrics_path, predictions_path, test_path, shares_path, sample_path, params: dict, outs: dict) -> None:
+    """Ablation (accuracy and loss changes, the specific change against the control run, agreement with
+    TracIn within each test language) and the removal test; ``outs``: ablation, ablation_loss, mono,
+    removal (Parquet paths) and json."""
+    from lingtrace.analysis.study import jsonable
+    from lingtrace.study import resolve_task
+
+    cfg = settings.load("analysis", params.get("analysis"))
+    task = resolve_task(params["task"])
+    boot = {"n_boot": cfg.bootstrap, "level": cfg.confidence, "seed": cfg.seed}
+    metrics, predictions = pl.read_parquet(metrics_path), pl.read_parquet(predictions_path)
+    test = pl.read_parquet(test_path, columns=["uid", "item_id"])
+    items = test.select(pl.col("uid").alias("test_uid"), pl.col("item_id").alias("item")) if task.parallel else None
+    has_ablation = metrics["run"].is_in([f"without-{lang}" for lang in task.train_langs]).any()
+    deltas = ablation_deltas(metrics, cfg.confidence) if has_ablation else pl.DataFrame(
+        schema={"removed_lang": pl.String, "test_lang": pl.String, "delta_accuracy": pl.Float64})  # fmt: skip
+    losses = loss_deltas(predictions, task.train_langs)
+    control = "without-random" in set(predictions["run"].to_list())
+    loss = loss_table(losses, **boot, items=items) if losses.height else pl.DataFrame()
+    write_parquet_and_csv(deltas, outs["ablation"])
+    write_parquet_and_csv(loss, outs["ablation_loss"])
+    write_parquet_and_csv(mono_baselines(metrics), outs["mono"])
+    reliance = headline_reliance(shares_path, cfg.variant, cfg.headline_k)
+    value = "specific" if control else "delta"
+    within = agreement_summary(losses, reliance, cfg.bootstrap, cfg.confidence, cfg.seed, value)
     summary = {
         "ablation": {
             "delta": {},
-            "spearman_vs_tracin": None,
+            "spearman_vs_tracin": within["mean_spearman"],
             "agreement": {
-                "share": agreement(deltas, shares, "share") if deltas.height else None,
-                "mean_influence": agreement(deltas, matrix, "mean_influence") if deltas.height else None,
+                "within_language": within,
+                "pooled_accuracy": agreement(deltas, reliance.rename({"reliance": "share"}), "share")
+                if deltas.height else None,
             },
+            "loss": nested_intervals(loss, f"{value}_loss") if loss.height else {},
+            "loss_measure": "specific (without-L minus the without-random control)" if control else "raw",
         }
     }
     for row in deltas.iter_rows(named=True):
         summary["ablation"]["delta"].setdefault(row["test_lang"], {})[row["removed_lang"]] = row["delta_accuracy"]
-    if deltas.height:
-        summary["ablation"]["spearman_vs_tracin"] = summary["ablation"]["agreement"]["share"]["spearman"]
     if sample_path:
-        effects = removal_effects(pl.read_parquet(predictions_path), pl.read_parquet(sample_path))
-        summary["removal_test"] = summarise_removal(effects)
-        write_parquet(effects, out_removal)
+        effects = removal_effects(predictions, pl.read_parquet(sample_path))
+        summary["removal_test"] = summarise_removal(effects, cfg.bootstrap, cfg.confidence, cfg.seed)
+        write_parquet_and_csv(effects, outs["removal"])
     else:
-        write_parquet(pl.DataFrame(schema={"kind": pl.String, "seed": pl.Int64, "effect": pl.Float64}), out_removal)
-    summary["findings"] = validation_findings(summary)
-    write_json(summary, out_json)
+        write_parquet_and_csv(removal_effects(predictions.clear(), pl.DataFrame({"test_uid": []})), outs["removal"])
+    summary["findings"] = validation_findings(summary, cfg.confidence)
+    write_json(jsonable(summary), outs["json"])
 
 
-def validation_findings(summary: dict) -> list[str]:
+def pct_interval(interval, scale=1.0) -> str:
+    lo, hi = interval
+    return "[n/a]" if lo is None else f"[{scale * lo:+.3f}, {scale * hi:+.3f}]"
+
+
+def validation_findings(summary: dict, confidence: float) -> list[str]:
+    """The ablation and removal test in words, each claim only as far as its interval allows."""
+    level = f"{100 * confidence:.0f}%"
     sentences = []
-    share = (summary["ablation"]["agreement"] or {}).get("share")
-    if share and share["spearman"] is not None:
-        verdict = ("agrees with" if share["spearman"] > 0 and share["p_value"] < 0.05
-                   else "shows no significant agreement with")  # fmt: skip
+    within = summary["ablation"]["agreement"]["within_language"]
+    if within["mean_spearman"] is not None:
+        lo, hi = within["interval"]
+        verdict = ("agrees with" if lo is not None and lo > 0 else "disagrees with" if hi is not None and hi < 0
+                   else "shows no clear agreement with")  # fmt: skip
         sentences.append(
-            f"Retraining without a language {verdict} TracIn: Spearman {share['spearman']:.2f} "
-            f"(p = {share['p_value']:.2g}, {share['n_pairs']} pairs) between the accuracy lost on test language T "
-            "when L is removed and L's share of T's proponents."
+            f"Retraining without a language {verdict} TracIn: within each test language, the Spearman correlation "
+            f"over the removed languages between the loss the removal adds ({summary['ablation']['loss_measure']}) "
+            f"and TracIn's share of proponents averages {within['mean_spearman']:.2f} ({level} interval over "
+            f"{within['seeds']} seeds {pct_interval(within['interval'])})."
         )
     removal = summary.get("removal_test")
-    if removal and removal["tracin_effect"] is not None and removal["random_effect"] is not None:
-        if removal["ratio"] is not None:
-            comparison = f"{removal['ratio']:.1f} times as much"
-        else:
-            comparison = "random removal did not raise it, so no ratio"
-        sentences.append(
-            f"Removal test: removing TracIn's top proponents raises the sampled test examples' loss by "
-            f"{removal['tracin_effect']:.3f}, removing as many random examples by {removal['random_effect']:.3f} "
-            f"({comparison}; difference {removal['difference']:.3f}), over {removal['seeds']} seed(s)."
-        )
+    if removal:
+        spec = removal["specific_effect"]
+        tracin, random, diff = spec["tracin"], spec["random"], spec["difference"]
+        if tracin["mean"] is not None and diff["mean"] is not None:
+            beyond = diff["interval"][0] is not None and diff["interval"][0] > 0
+            sentences.append(
+                f"Removal test: removing TracIn's top proponents raises the sampled test examples' loss by "
+                f"{tracin['mean']:+.3f} beyond the other test examples of their label and language ({level} "
+                f"interval {pct_interval(tracin['interval'])}); a random removal of the same size and label x "
+                f"language mix by {random['mean']:+.3f} {pct_interval(random['interval'])}; the difference "
+                f"{diff['mean']:+.3f} {pct_interval(diff['interval'])} "
+                + ("shows the proponents matter to these examples in particular."
+                   if beyond else "does not show an effect specific to these examples.")
+                + f" (Raw loss change {removal['tracin_effect']:+.3f} vs {removal['random_effect']:+.3f}; "
+                f"{removal['seeds']} seeds, {removal['random_draws']} random draws.)"
+            )  # fmt: skip
     return sentences
+
+
+def write_lds(score_paths: Sequence[str], subsets_path, predictions_path, train_path, test_path, params: dict,
+              out_table, out_json) -> None:  # fmt: skip
+    """The LDS of TracIn (each variant; scores averaged over the analysed seeds' TracIn) and of a TF-IDF
+    surface attribution, per test language and overall, with intervals over test examples."""
+    from lingtrace.analysis.baselines import tfidf_scores
+    from lingtrace.analysis.study import jsonable
+    from lingtrace.study import resolve_task
+
+    cfg = settings.load("analysis", params.get("analysis"))
+    task = resolve_task(params["task"])
+    subsets = pl.read_parquet(subsets_path)
+    tracin = pl.concat([pl.read_parquet(p) for p in score_paths]).group_by(
+        "test_uid", "test_lang", "variant", "subset").agg(value=pl.col("score_sum").mean())  # fmt: skip
+    seed = int(pl.read_parquet(predictions_path).filter(pl.col("run").str.starts_with("subset-"))["seed"].min())
+    actual = outcomes(pl.read_parquet(predictions_path), seed)
+    scored = tracin.select("test_uid", "test_lang").unique()
+    train = pl.read_parquet(train_path).sort("uid")
+    test = pl.read_parquet(test_path).join(scored.select(pl.col("test_uid").alias("uid")), on="uid").sort("uid")
+    surface = surface_predictions(tfidf_scores(train, test), test["uid"].to_list(), train["uid"].to_list(), subsets)
+    per_example = pl.concat([
+        example_lds(tracin.select("test_uid", "test_lang", "variant", "subset", "value"), actual),
+        example_lds(surface.join(scored, on="test_uid").with_columns(variant=pl.lit("tfidf")).select(
+            "test_uid", "test_lang", "variant", "subset", "value"), actual),
+    ])  # fmt: skip
+    items = test.select(pl.col("uid").alias("test_uid"), pl.col("item_id").alias("item")) if task.parallel else None
+    boot = {"n_boot": cfg.bootstrap, "level": cfg.confidence, "seed": cfg.seed}
+    table = pl.concat([
+        lds_table(per_example, ["variant", "test_lang"], **boot, items=items),
+        lds_table(per_example.with_columns(test_lang=pl.lit("all")), ["variant", "test_lang"], **boot, items=items),
+    ]).sort("variant", "test_lang")  # fmt: skip
+    write_parquet_and_csv(table, out_table)
+    overall = {r["variant"]: {"lds": r["lds"], "interval": [r["lds_lo"], r["lds_hi"]], "examples": r["n_examples"],
+                              "undefined_examples": r["n_undefined"]}
+               for r in table.filter(pl.col("test_lang") == "all").iter_rows(named=True)}  # fmt: skip
+    surface_lds = overall.pop("tfidf", None)
+    summary = {"lds": {"variants": overall, "surface_baseline": surface_lds, "subsets": subsets["subset"].n_unique(),
+                       "fraction": settings.load("lds", params.get("lds")).fraction, "subset_seed": seed}}  # fmt: skip
+    summary["findings"] = [lds_sentence(summary["lds"], cfg.confidence)]
+    write_json(jsonable(summary), out_json)
+
+
+def lds_sentence(lds: dict, confidence: float) -> str:
+    level = f"{100 * confidence:.0f}%"
+    parts = [f"{variant} {v['lds']:.2f} {pct_interval(v['interval'])}" for variant, v in sorted(lds["variants"].items())]
+    base = lds["surface_baseline"]
+    baseline = f"; a TF-IDF surface attribution {base['lds']:.2f} {pct_interval(base['interval'])}" if base else ""
+    if base and base.get("undefined_examples"):
+        baseline += (f" (over the {base['examples']} test examples it tells apart; {base['undefined_examples']} share "
+                     "no word with the training set and get no prediction)")  # fmt: skip
+    best = max(lds["variants"].values(), key=lambda v: v["lds"] if v["lds"] is not None else -1)
+    above = base is not None and best["interval"][0] is not None and base["interval"][1] is not None and (
+        best["interval"][0] > base["interval"][1])  # fmt: skip
+    return (f"Linear datamodeling score over {lds['subsets']} retrained {100 * lds['fraction']:.0f}% subsets (mean "
+            f"over test examples, {level} interval): TracIn {', '.join(parts)}{baseline}; "
+            + ("TracIn predicts retraining outcomes better than the surface baseline." if above
+               else "TracIn is not clearly better than the surface baseline at predicting retraining outcomes."))  # fmt: skip

@@ -88,14 +88,16 @@ def _items(world: babel.World, task, stream: str, lang: str | None, n: int) -> l
 
 
 def generate_corpus(world_cfg) -> pa.Table:
-    """Monolingual text in every language of the world, for tokenizer training and MLM pretraining."""
+    """Monolingual documents in every language of the world, for tokenizer training and MLM pretraining:
+    columns lang, text, text_b (the restating second text of a pair document, else null)."""
     world = babel.World.from_config(world_cfg)
-    langs, texts = [], []
+    langs, texts, seconds = [], [], []
     for code in world.languages:
-        sentences = babel.corpus_sentences(world, code, world.corpus_sentences_per_lang)
-        langs += [code] * len(sentences)
-        texts += sentences
-    return pa.table({"lang": langs, "text": texts})
+        documents = babel.corpus_documents(world, code)
+        langs += [code] * len(documents)
+        texts += [text for text, _ in documents]
+        seconds += [second for _, second in documents]
+    return pa.table({"lang": langs, "text": texts, "text_b": pa.array(seconds, pa.string())})
 
 
 def planted_similarity(world_cfg, langs: list[str]) -> pa.Table:
