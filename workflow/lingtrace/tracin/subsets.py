@@ -36,7 +36,7 @@ def subset_score_sums(train_paths: Mapping, test_paths: Mapping, subsets: pl.Dat
         check_pairing(train, test)
         seen.update(train.uids)
         membership = torch.tensor([[uid in members[i] for uid in train.uids] for i in ids], dtype=torch.float64)
-        vectors = torch.from_numpy(train.vectors).to(torch.float64)  # (C, n, k)
+        vectors = torch.from_numpy(np.stack(train.vectors)).to(torch.float64)  # (C, n, k)
         part = membership @ vectors  # (C, K, k)
         unit = membership @ (vectors * inverse_norms(vectors)[..., None])
         sums, unit_sums = (part, unit) if sums is None else (sums + part, unit_sums + unit)
@@ -44,7 +44,7 @@ def subset_score_sums(train_paths: Mapping, test_paths: Mapping, subsets: pl.Dat
     if unknown:
         raise AnalysisError(f"LDS subsets name {len(unknown)} training examples with no gradient in the train shards "
                             f"(first: {unknown[0]!r}): the subsets were drawn from another training set")  # fmt: skip
-    test_vectors = torch.from_numpy(test.vectors).to(torch.float64)
+    test_vectors = torch.from_numpy(np.stack(test.vectors)).to(torch.float64)
     etas = torch.tensor(train.etas, dtype=torch.float64)[:, None, None]
     scores = {
         "dot": (etas * torch.bmm(test_vectors, sums.transpose(1, 2))).sum(0),
