@@ -11,7 +11,6 @@ import sys
 
 import polars as pl
 import pytest
-
 from lingtrace import cli
 from lingtrace.errors import ConfigError
 
@@ -116,11 +115,12 @@ def test_the_stage_line_is_logged_after_the_work_and_only_on_success(tmp_path, c
 def test_argument_errors_exit_2_with_usage_and_no_traceback(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     missing = subprocess.run([sys.executable, "-m", "lingtrace.cli", "merge-metrics", "--out", "x.parquet"],
-                             capture_output=True, text=True, env=env, cwd=tmp_path)  # fmt: skip
+                             check=False, capture_output=True, text=True, env=env,
+                             cwd=tmp_path)  # fmt: skip
     assert missing.returncode == 2
     assert "the following arguments are required: --inputs" in missing.stderr and "Traceback" not in missing.stderr
-    unknown = subprocess.run([sys.executable, "-m", "lingtrace.cli", "no-such-stage"], capture_output=True,
-                             text=True, env=env, cwd=tmp_path)  # fmt: skip
+    unknown = subprocess.run([sys.executable, "-m", "lingtrace.cli", "no-such-stage"], check=False,
+                             capture_output=True, text=True, env=env, cwd=tmp_path)  # fmt: skip
     assert unknown.returncode == 2 and "invalid choice: 'no-such-stage'" in unknown.stderr
     assert "Traceback" not in unknown.stderr
 

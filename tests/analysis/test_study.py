@@ -8,7 +8,6 @@ import math
 
 import polars as pl
 import pytest
-
 from lingtrace import settings
 from lingtrace.analysis.study import findings, interval, jsonable, number, pct, planted_sentence
 

@@ -58,7 +58,8 @@ def test_tiny_study_on_local_files(tmp_path, monkeypatch):
                    "columns": {"uid": "review_id", "text_a": "review_body", "label": "stars"},
                    "label_map": {str(s): s - 1 for s in range(1, 6)}}],
         "runs": {"without": ["bea"], "mono": [], "boost": [], "removal": True},
-        "influence": {"runs": ["joint", "without-bea"]},
+        "influence": {"runs": ["joint", "without-bea"], "seeds": 1},
+        "removal": {"seeds": 1},
     }  # fmt: skip
     (workdir / "local.yaml").write_text(yaml.safe_dump(overlay))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

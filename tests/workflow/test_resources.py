@@ -9,7 +9,8 @@ from conftest import TINY, copy_workflow, snakemake
 
 pytestmark = pytest.mark.workflow
 
-ON_GPU = {"pretrain", "finetune", "evaluate", "dump_train_gradients", "dump_test_gradients", "score"}
+ON_GPU = {"pretrain", "finetune", "finetune_removal", "finetune_subsets", "evaluate", "evaluate_subsets",
+          "dump_train_gradients", "dump_test_gradients", "score"}
 
 
 def planned_resources(workdir, edit: dict) -> dict[str, set[str]]:
