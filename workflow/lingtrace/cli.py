@@ -259,9 +259,9 @@ def cmd_explain(args, params) -> None:
 
 
 def task_params(params: dict) -> dict:
-    if "task" not in params:
-        raise ConfigError("--params: this stage needs the task's settings under 'task' (name, source, train_langs, ...)")
-    return params["task"]
+    from lingtrace.study import task_of
+
+    return task_of(params)
 
 
 # --- parser ---------------------------------------------------------------------------------

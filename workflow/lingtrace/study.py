@@ -24,6 +24,13 @@ def canonical(obj) -> str:
     return json.dumps(settings.as_dict(obj), sort_keys=True, separators=(",", ":"))
 
 
+def task_of(params: dict) -> dict:
+    """The task slice of a stage's params; a ConfigError naming what is missing when there is none."""
+    if "task" not in params:
+        raise ConfigError("--params: this stage needs the task's settings under 'task' (name, source, train_langs, ...)")
+    return params["task"]
+
+
 def resolve_task(raw):
     """A task's typed settings: schema defaults, then the derived keys its source fills in
     (``test_langs``, ``num_labels``, ``parallel``). Settings already resolved are returned as they are."""

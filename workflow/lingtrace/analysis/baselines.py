@@ -226,10 +226,10 @@ def write_baselines(train_path, test_path, params: dict, out_shortcut, out_topk,
     and the word-type overlap of every pair of languages."""
     from lingtrace.io.atomic import write_parquet, write_parquet_and_csv
     from lingtrace.io.data import read_data
-    from lingtrace.study import resolve_task
+    from lingtrace.study import resolve_task, task_of
     from lingtrace.tracin.examples import test_sample
 
-    task = resolve_task(params["task"])
+    task = resolve_task(task_of(params))
     influence, analysis = (settings.load(name, params.get(name)) for name in ("influence", "analysis"))
     train = pl.from_arrow(read_data(train_path, num_labels=task.num_labels))
     test = pl.from_arrow(read_data(test_path, num_labels=task.num_labels))

@@ -33,7 +33,7 @@ from lingtrace.errors import ConfigError
 from lingtrace.finetuning.runs import parse_run
 from lingtrace.io.atomic import write_json, write_parquet_and_csv
 from lingtrace.layout import ANALYSIS_TABLES as TABLES
-from lingtrace.study import chance, resolve_task
+from lingtrace.study import chance, resolve_task, task_of
 
 
 def write_tables(tables: dict[str, pl.DataFrame], outs: Sequence[str | os.PathLike]) -> None:
@@ -119,7 +119,7 @@ def analyze_task(
 ) -> tuple[dict, dict]:
     """(tables, findings) of one task. ``runs``: (run, seed, topk path, lang_scores path) of every
     analysed run and seed; the joint run must be among them."""
-    cfg, task = settings.load("analysis", params.get("analysis")), resolve_task(params["task"])
+    cfg, task = settings.load("analysis", params.get("analysis")), resolve_task(task_of(params))
     boot = {"n_boot": cfg.bootstrap, "level": cfg.confidence, "seed": cfg.seed}
     topk, scores = load_runs(runs)
     if "joint" not in set(topk["run"].to_list()):

@@ -18,7 +18,7 @@ from lingtrace.finetuning.runs import parse_run, removed_uids, subset_uids, trai
 from lingtrace.finetuning.trainer import finetune
 from lingtrace.io.atomic import write_parquet, write_parquet_and_csv
 from lingtrace.io.data import read_data, read_parquet
-from lingtrace.study import resolve_task
+from lingtrace.study import resolve_task, task_of
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def finetune_runs(
 
     ``removed_path``: the uids a removal run leaves out (with a seed column: per seed); ``subsets_path``:
     the LDS subsets (subset, uid) that subset-I runs train on."""
-    task = resolve_task(params["task"])
+    task = resolve_task(task_of(params))
     cfg, study, model_cfg = (settings.load(name, params.get(name)) for name in ("finetune", "study", "model"))
     train = read_data(train_path, num_labels=task.num_labels, languages=task.train_langs)
     extra = read_data(extra_path, num_labels=task.num_labels) if extra_path else None
@@ -64,7 +64,7 @@ def evaluate_runs(
 ) -> None:  # fmt: skip
     """Per-language accuracy and loss of every checkpoint of each (run, seed) pair -> ``out`` (Parquet);
     each pair's last checkpoint's per-example losses and predictions -> ``predictions_out``."""
-    task = resolve_task(params["task"])
+    task = resolve_task(task_of(params))
     cfg, study = (settings.load(name, params.get(name)) for name in ("finetune", "study"))
     test = read_data(test_path, num_labels=task.num_labels, languages=task.test_langs)
     listed = [(run, seed, path) for run, seed, folders in per_pair(runs, seeds, checkpoints) for path in folders]

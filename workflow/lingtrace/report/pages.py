@@ -30,7 +30,9 @@ def task_figures(tables: Mapping[str, str], outs: Sequence[str], params: dict) -
 
     ``tables``: {table name: Parquet path} for influence_matrix, progression, language_shares, ablation.
     """
-    task = settings.load("task", params["task"])
+    from lingtrace.study import task_of
+
+    task = settings.load("task", task_of(params))
     report, analysis = settings.load("report", params.get("report")), settings.load("analysis", params.get("analysis"))
     stems = figure_stems(outs)
     joint = pl.col("run") == "joint"
@@ -83,7 +85,9 @@ def _text(row: dict) -> str:
 
 def examples_page(topk_path, train_path, test_path, predictions_path, params: dict) -> str:
     """HTML: per test language a few test examples, each with its top proponents and opponents."""
-    task_name = params["task"]["name"]
+    from lingtrace.study import task_of
+
+    task_name = task_of(params)["name"]
     report, analysis = settings.load("report", params.get("report")), settings.load("analysis", params.get("analysis"))
     topk = pl.read_parquet(topk_path)
     train = pl.read_parquet(train_path)

@@ -12,7 +12,7 @@ from lingtrace.analysis.convergence import seed_convergence, seed_spread
 from lingtrace.errors import AnalysisError
 from lingtrace.finetuning.evaluate import final_checkpoint
 from lingtrace.io.atomic import write_json, write_text
-from lingtrace.study import chance, resolve_task
+from lingtrace.study import chance, resolve_task, task_of
 
 
 def final_accuracy(metrics: pl.DataFrame) -> pl.DataFrame:
@@ -48,7 +48,7 @@ def write_task_summary(metrics_path, params: dict, out, extras: list[str] | None
     """A task's entry: chance, final accuracy per run and language (mean over seeds), which seeds
     converged, the marker-only shortcut's accuracy, merged with the JSON pieces in ``extras`` (the
     analysis and validation findings)."""
-    task = resolve_task(params["task"])
+    task = resolve_task(task_of(params))
     cfg = settings.load("analysis", params.get("analysis"))
     metrics = pl.read_parquet(metrics_path)
     final = final_accuracy(metrics)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from lingtrace import settings
 from lingtrace.errors import ConfigError
-from lingtrace.study import resolve_task
+from lingtrace.study import resolve_task, task_of
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def dump_run_gradients(
     if not len(checkpoints) == len(splits) == len(shards) == len(outs):
         raise ConfigError(f"give a split, a shard and an output per checkpoint: {len(checkpoints)} checkpoints, "
                           f"{len(splits)} splits, {len(shards)} shards, {len(outs)} outputs")  # fmt: skip
-    task = resolve_task(params["task"])
+    task = resolve_task(task_of(params))
     gradients, influence, finetune, study = (
         settings.load(name, params.get(name)) for name in ("gradients", "influence", "finetune", "study")
     )

@@ -43,7 +43,9 @@ def write_removal_sets(topk_paths: Sequence[str], seeds: Sequence[int], train_pa
     cfg = settings.load("removal", params.get("removal"))
     if len(topk_paths) != len(seeds):
         raise ConfigError(f"removal-sets: one topk table per seed ({len(topk_paths)} tables, {len(seeds)} seeds)")
-    langs = list(params["task"]["train_langs"])
+    from lingtrace.study import task_of
+
+    langs = list(task_of(params)["train_langs"])
     train = pl.read_parquet(train_path, columns=["uid", "lang", "label"])
     limit = int(cfg.fraction * train.height)
     tracin, randoms, sample = [], [[] for _ in out_randoms], None
@@ -66,7 +68,9 @@ def write_removal_sets(topk_paths: Sequence[str], seeds: Sequence[int], train_pa
 def write_control_set(train_path, params: dict, out) -> None:
     """The without-random run's removed examples: as many as one language's share, drawn uniformly."""
     train = pl.read_parquet(train_path, columns=["uid"])
-    removed = control_set(train, params["task"]["train_langs"], settings.load("removal", params.get("removal")).seed)
+    from lingtrace.study import task_of
+
+    removed = control_set(train, task_of(params)["train_langs"], settings.load("removal", params.get("removal")).seed)
     write_parquet(pl.DataFrame({"uid": removed}, schema={"uid": pl.String}), out)
 
 
@@ -98,10 +102,10 @@ def validate_task(metrics_path, predictions_path, test_path, shares_path, sample
     TracIn within each test language) and the removal test; ``outs``: ablation, ablation_loss, mono,
     removal (Parquet paths) and json."""
     from lingtrace.analysis.study import jsonable
-    from lingtrace.study import resolve_task
+    from lingtrace.study import resolve_task, task_of
 
     cfg = settings.load("analysis", params.get("analysis"))
-    task = resolve_task(params["task"])
+    task = resolve_task(task_of(params))
     boot = {"n_boot": cfg.bootstrap, "level": cfg.confidence, "seed": cfg.seed}
     metrics, predictions = pl.read_parquet(metrics_path), pl.read_parquet(predictions_path)
     test = pl.read_parquet(test_path, columns=["uid", "item_id"])
@@ -189,10 +193,10 @@ def write_lds(score_paths: Sequence[str], subsets_path, predictions_path, train_
     surface attribution, per test language and overall, with intervals over test examples."""
     from lingtrace.analysis.baselines import tfidf_scores
     from lingtrace.analysis.study import jsonable
-    from lingtrace.study import resolve_task
+    from lingtrace.study import resolve_task, task_of
 
     cfg = settings.load("analysis", params.get("analysis"))
-    task = resolve_task(params["task"])
+    task = resolve_task(task_of(params))
     subsets = pl.read_parquet(subsets_path)
     tracin = pl.concat([pl.read_parquet(p) for p in score_paths]).group_by(
         "test_uid", "test_lang", "variant", "subset").agg(value=pl.col("score_sum").mean())  # fmt: skip
