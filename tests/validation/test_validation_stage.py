@@ -150,3 +150,15 @@ def test_removal_sets_need_one_topk_table_per_seed(tmp_path):
         write_removal_sets(["a.parquet"], [0, 1], tmp_path / "train.parquet", {"task": {"train_langs": ["ala"]}},
                            tmp_path / "s", tmp_path / "t", [tmp_path / "r"])  # fmt: skip
     assert not any(tmp_path.iterdir())
+
+
+def test_an_interval_that_could_not_be_computed_reads_n_a_not_nan():
+    assert pct_interval([float("nan"), float("nan")]) == "[n/a]"
+    assert pct_interval([None, None]) == "[n/a]"
+    assert pct_interval([-0.1, 0.25]) == "[-0.100, +0.250]"
+
+
+def test_lds_sentence_survives_a_variant_without_a_score():
+    lds = {"variants": {"cosine": {"lds": None, "interval": [None, None]}}, "surface_baseline": None,
+           "subsets": 4, "fraction": 0.5}  # fmt: skip
+    assert "cosine n/a [n/a]" in lds_sentence(lds, 0.95)

@@ -3,6 +3,8 @@ test and LDS summaries."""
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Sequence
 
 import polars as pl
@@ -149,7 +151,11 @@ def validate_task(metrics_path, predictions_path, test_path, shares_path, sample
 
 def pct_interval(interval, scale=1.0) -> str:
     lo, hi = interval
-    return "[n/a]" if lo is None else f"[{scale * lo:+.3f}, {scale * hi:+.3f}]"
+    return "[n/a]" if not (_finite(lo) and _finite(hi)) else f"[{scale * lo:+.3f}, {scale * hi:+.3f}]"
+
+
+def _finite(x) -> bool:
+    return x is not None and math.isfinite(x)
 
 
 def validation_findings(summary: dict, confidence: float) -> list[str]:
@@ -157,7 +163,7 @@ def validation_findings(summary: dict, confidence: float) -> list[str]:
     level = f"{100 * confidence:.0f}%"
     sentences = []
     within = summary["ablation"]["agreement"]["within_language"]
-    if within["mean_spearman"] is not None:
+    if _finite(within["mean_spearman"]):
         lo, hi = within["interval"]
         verdict = ("agrees with" if lo is not None and lo > 0 else "disagrees with" if hi is not None and hi < 0
                    else "shows no clear agreement with")  # fmt: skip
@@ -228,11 +234,17 @@ def write_lds(score_paths: Sequence[str], subsets_path, predictions_path, train_
     write_json(jsonable(summary), out_json)
 
 
+def _two(x) -> str:
+    return f"{x:.2f}" if _finite(x) else "n/a"
+
+
 def lds_sentence(lds: dict, confidence: float) -> str:
     level = f"{100 * confidence:.0f}%"
-    parts = [f"{variant} {v['lds']:.2f} {pct_interval(v['interval'])}" for variant, v in sorted(lds["variants"].items())]
+    if not lds["variants"]:
+        return f"Linear datamodeling score: no TracIn variant has test examples to score over {lds['subsets']} subsets."
+    parts = [f"{variant} {_two(v['lds'])} {pct_interval(v['interval'])}" for variant, v in sorted(lds["variants"].items())]
     base = lds["surface_baseline"]
-    baseline = f"; a TF-IDF surface attribution {base['lds']:.2f} {pct_interval(base['interval'])}" if base else ""
+    baseline = f"; a TF-IDF surface attribution {_two(base['lds'])} {pct_interval(base['interval'])}" if base else ""
     if base and base.get("undefined_examples"):
         baseline += (f" (over the {base['examples']} test examples it tells apart; {base['undefined_examples']} share "
                      "no word with the training set and get no prediction)")  # fmt: skip
