@@ -75,3 +75,10 @@ def test_a_single_checkpoint_has_no_slope():
     scores = build_lang_scores({"t1": "aa"}, {"aa": 1}, checkpoints=("1",))
     assert example_slopes(topk, scores, k=1)["slope"].item() is None
     assert share_slopes(topk, scores, k=1, n_boot=10).is_empty()
+
+
+def test_no_trained_checkpoint_gives_an_empty_slope_table_not_an_error(run):
+    topk, scores = run
+    untrained = pl.DataFrame({"checkpoint": ["1", "2", "3"], "trained": [False] * 3})
+    out = share_slopes(topk, scores, k=2, n_boot=20, trained=untrained)
+    assert out.is_empty() and {"slope", "slope_lo", "slope_hi", "test_lang"} <= set(out.columns)

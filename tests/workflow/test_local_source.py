@@ -70,7 +70,9 @@ def test_tiny_study_on_local_files(tmp_path, monkeypatch):
     assert not (workdir / "results/pretrain").exists()  # the local model is used as is
     summary = json.loads((workdir / "results/summary.json").read_text())["tasks"]["marc"]
     assert summary["chance"] == pytest.approx(0.2)
-    assert set(summary["accuracy"]) == {"joint", "without-bea", "remove-tracin", "remove-random"}
+    removal = {"remove-tracin", *(f"remove-random-{d}" for d in range(1))}  # the tiny preset: one matched draw
+    subsets = {f"subset-{i}" for i in range(4)}  # the tiny preset's LDS subsets
+    assert set(summary["accuracy"]) == {"joint", "without-bea", "without-random"} | removal | subsets
     assert set(summary["removal_test"]) >= {"tracin_effect", "random_effect"}
     assert summary["ablation"]["delta"]["ala"]["bea"] == pytest.approx(
         summary["accuracy"]["without-bea"]["ala"] - summary["accuracy"]["joint"]["ala"])

@@ -82,6 +82,12 @@ def share_slopes(
         keys = [c for c in ("run", "seed") if c in topk.columns] + ["checkpoint"]
         kept = trained.filter(pl.col("trained")).select(keys)
         topk = topk.join(kept, on=keys, how="semi")
+    ctx = context_keys(topk)
+    if topk.filter(pl.col("checkpoint") != ALL).is_empty():  # no trained checkpoint: no slope to measure
+        return pl.DataFrame(schema={**{c: topk.schema[c] for c in ctx}, "variant": pl.String, "direction": pl.String,
+                                    "k": pl.Int64, "test_lang": pl.String, "zero_shot": pl.Boolean,
+                                    "slope": pl.Float64, "slope_lo": pl.Float64, "slope_hi": pl.Float64,
+                                    "n_examples": pl.UInt32, "n_seeds": pl.UInt32})  # fmt: skip
     slopes = example_slopes(topk, lang_scores, k).drop_nulls("slope").with_columns(k=pl.lit(k, pl.Int64))
     ctx = context_keys(slopes)
     by = [*ctx, "variant", "direction", "k", "test_lang", "zero_shot"]

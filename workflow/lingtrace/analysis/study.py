@@ -244,6 +244,10 @@ def findings(tables: dict[str, pl.DataFrame], cfg, task, planted: dict | None) -
             f"final accuracy) the cross-lingual share {trend}: {100 * row['slope']:+.1f} points per epoch "
             f"({level} interval {interval(row['slope_lo'], row['slope_hi'])}, over seeds and test items)."
         )
+    else:
+        summary["progression_slope"] = None
+        sentences.append(f"No slope of the cross-lingual share: fewer than two checkpoints of the joint run are past "
+                         f"{pct(cfg.trained_fraction)} of the way from chance to its final accuracy.")  # fmt: skip
     if "reinforcement" in tables:
         pooled = headline(of_run(tables["reinforcement"], "joint") if "run" in tables["reinforcement"].columns
                           else tables["reinforcement"], variant, k).filter(pl.col("test_lang") == "all")  # fmt: skip
