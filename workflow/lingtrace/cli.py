@@ -83,9 +83,9 @@ def cmd_pretrain(args, params) -> None:
 
 def cmd_data(args, params) -> None:
     from lingtrace.data.prepare import prepare_split
-    from lingtrace.study import resolve_task
+    from lingtrace.study import resolve_task, task_of
 
-    prepare_split(resolve_task(task_params(params)), params.get("world"), args.split, args.out, lang=args.lang)
+    prepare_split(resolve_task(task_of(params)), params.get("world"), args.split, args.out, lang=args.lang)
 
 
 def cmd_similarity(args, params) -> None:
@@ -256,12 +256,6 @@ def cmd_explain(args, params) -> None:
         print(json.dumps(explanation, indent=2, ensure_ascii=False))
     else:
         print(format_text(explanation), end="")
-
-
-def task_params(params: dict) -> dict:
-    from lingtrace.study import task_of
-
-    return task_of(params)
 
 
 # --- parser ---------------------------------------------------------------------------------

@@ -185,21 +185,21 @@ def crosslingual_share_summary(shares: pl.DataFrame, variant: str, k: int) -> di
 
 
 def pct(x) -> str:
-    return "n/a" if not _finite(x) else f"{100 * x:.0f}%"
+    return "n/a" if not is_finite(x) else f"{100 * x:.0f}%"
 
 
-def interval(lo, hi, scale: float = 100.0, unit: str = "") -> str:
-    if not (_finite(lo) and _finite(hi)):
+def interval(lo, hi, scale: float = 100.0, unit: str = "", fmt: str = "+.1f") -> str:
+    if not (is_finite(lo) and is_finite(hi)):
         return "[n/a]"
-    return f"[{scale * lo:+.1f}{unit}, {scale * hi:+.1f}{unit}]"
+    return f"[{scale * lo:{fmt}}{unit}, {scale * hi:{fmt}}{unit}]"
 
 
-def _finite(x) -> bool:
+def is_finite(x) -> bool:
     return x is not None and math.isfinite(x)
 
 
 def number(x, fmt: str = ".2f") -> str:
-    return format(x, fmt) if _finite(x) else "n/a"
+    return format(x, fmt) if is_finite(x) else "n/a"
 
 
 def findings(tables: dict[str, pl.DataFrame], cfg, task, planted: dict | None) -> dict:
@@ -304,7 +304,7 @@ def planted_sentence(planted: dict, k: int, variant: str, level: str, alpha: flo
     base = planted["baselines"]
     partial, contrast = planted["partial_spearman"], planted["zero_overlap_contrast"]
     close = (f"close minus far cross-script pairs {number(100 * contrast['value'], '+.1f')} points ({level} "
-             f"interval {interval(*contrast['interval'])})" if _finite(contrast["value"]) else
+             f"interval {interval(*contrast['interval'])})" if is_finite(contrast["value"]) else
              "no close and far cross-script pairs to contrast")  # fmt: skip
     numbers = (
         f"Spearman {number(planted['spearman'])} (Mantel p = {number(planted['p_value'], '.2g')}, "

@@ -3,7 +3,6 @@ test and LDS summaries."""
 
 from __future__ import annotations
 
-import math
 
 from collections.abc import Sequence
 
@@ -11,6 +10,7 @@ import polars as pl
 
 from lingtrace import settings
 from lingtrace.errors import ConfigError
+from lingtrace.analysis.study import interval, is_finite, number
 from lingtrace.io.atomic import write_json, write_parquet, write_parquet_and_csv
 from lingtrace.validation.ablation import (
     ablation_deltas,
@@ -149,13 +149,8 @@ def validate_task(metrics_path, predictions_path, test_path, shares_path, sample
     write_json(jsonable(summary), outs["json"])
 
 
-def pct_interval(interval, scale=1.0) -> str:
-    lo, hi = interval
-    return "[n/a]" if not (_finite(lo) and _finite(hi)) else f"[{scale * lo:+.3f}, {scale * hi:+.3f}]"
-
-
-def _finite(x) -> bool:
-    return x is not None and math.isfinite(x)
+def pct_interval(bounds, scale=1.0) -> str:
+    return interval(*bounds, scale=scale, fmt="+.3f")
 
 
 def validation_findings(summary: dict, confidence: float) -> list[str]:
@@ -163,7 +158,7 @@ def validation_findings(summary: dict, confidence: float) -> list[str]:
     level = f"{100 * confidence:.0f}%"
     sentences = []
     within = summary["ablation"]["agreement"]["within_language"]
-    if _finite(within["mean_spearman"]):
+    if is_finite(within["mean_spearman"]):
         lo, hi = within["interval"]
         verdict = ("agrees with" if lo is not None and lo > 0 else "disagrees with" if hi is not None and hi < 0
                    else "shows no clear agreement with")  # fmt: skip
@@ -234,17 +229,13 @@ def write_lds(score_paths: Sequence[str], subsets_path, predictions_path, train_
     write_json(jsonable(summary), out_json)
 
 
-def _two(x) -> str:
-    return f"{x:.2f}" if _finite(x) else "n/a"
-
-
 def lds_sentence(lds: dict, confidence: float) -> str:
     level = f"{100 * confidence:.0f}%"
     if not lds["variants"]:
         return f"Linear datamodeling score: no TracIn variant has test examples to score over {lds['subsets']} subsets."
-    parts = [f"{variant} {_two(v['lds'])} {pct_interval(v['interval'])}" for variant, v in sorted(lds["variants"].items())]
+    parts = [f"{variant} {number(v['lds'])} {pct_interval(v['interval'])}" for variant, v in sorted(lds["variants"].items())]
     base = lds["surface_baseline"]
-    baseline = f"; a TF-IDF surface attribution {_two(base['lds'])} {pct_interval(base['interval'])}" if base else ""
+    baseline = f"; a TF-IDF surface attribution {number(base['lds'])} {pct_interval(base['interval'])}" if base else ""
     if base and base.get("undefined_examples"):
         baseline += (f" (over the {base['examples']} test examples it tells apart; {base['undefined_examples']} share "
                      "no word with the training set and get no prediction)")  # fmt: skip
