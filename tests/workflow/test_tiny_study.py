@@ -21,11 +21,18 @@ def test_summary_holds_chance_and_accuracy(tiny_study):
     assert {"joint", "without-ala", "boost-ala"} <= set(entry["accuracy"])
 
 
-def test_metrics_cover_every_checkpoint(tiny_study):
+def test_metrics_cover_every_checkpoint_of_the_analysed_runs_and_the_last_of_the_others(tiny_study):
     metrics = pl.read_parquet(tiny_study / "results/review/metrics/accuracy.parquet")
-    assert sorted(metrics["checkpoint"].unique().to_list()) == list(range(1, 9))  # every epoch of the tiny preset
+    epochs = {run: sorted(group["checkpoint"].unique().to_list()) for (run,), group in metrics.group_by("run")}
+    assert epochs["joint"] == epochs["without-bea"] == list(range(1, 9))  # influence.runs: every epoch
+    assert epochs["without-ala"] == epochs["boost-ala"] == epochs["without-random"] == [8]
     assert sorted(metrics["seed"].unique().to_list()) == [0, 1]
     assert (tiny_study / "results/review/metrics/accuracy.csv").is_file()
+
+
+def test_jobs_ran_in_the_warm_process(tiny_study):
+    assert "ready on" in (tiny_study / "logs/warm.log").read_text()
+    assert "imports 0.00 s" in (tiny_study / "logs/review/finetune/joint.log").read_text()
 
 
 def test_nothing_left_to_do(tiny_study):

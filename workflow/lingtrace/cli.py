@@ -245,6 +245,12 @@ def cmd_task_summary(args, params) -> None:
     write_task_summary(args.metrics, params, args.out, extras=args.extra, shortcut_path=args.shortcut)
 
 
+def cmd_warm(args, params) -> None:
+    from lingtrace import warm
+
+    warm.serve(args.socket, args.idle_timeout)
+
+
 def cmd_explain(args, params) -> None:
     from lingtrace.report.explain import explain, format_text
 
@@ -449,6 +455,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="write every figure to this JSON file")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
 
+    p = stage("warm", cmd_warm, "serve jobs as forks of one process with torch and transformers imported (the workflow starts it)")
+    p.add_argument("--socket", required=True, help="Unix socket path to listen on")
+    p.add_argument("--idle-timeout", type=float, default=3600.0, help="seconds without a job before it exits")
+
     p = stage("explain", cmd_explain, "one test example of a finished study: its proponents, opponents and languages")
     p.add_argument("--task", required=True)
     p.add_argument("--uid", help="the test example's uid")
@@ -476,6 +486,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``lingtrace`` command: in the workflow's warm process when there is one (see lingtrace.warm)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] != ["warm"]:
+        from lingtrace import warm
+
+        status = warm.call(argv)
+        if status is not None:
+            return status
+    return run(argv)
+
+
+def run(argv: list[str]) -> int:
+    """Run one subcommand in this process."""
     args = build_parser().parse_args(argv)
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # progress bars clutter job logs
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

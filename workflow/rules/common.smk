@@ -2,6 +2,7 @@
 # own config slices (canonical JSON keyed by section), so that editing one config section reruns only the
 # stages that read it.
 import lingtrace.study as study
+import lingtrace.warm as warm
 from lingtrace.data.prepare import task_slice, world_slice
 from lingtrace.data.sources import source_of
 from lingtrace.layout import ANALYSIS_TABLES, FIGURES
@@ -24,6 +25,24 @@ LDS_SEED = SEEDS[0]
 PER_RUN = config["jobs"]["per"] == "run"
 SEED_SUFFIX = "" if PER_RUN else ".seed-{seed}"  # in the names of per-job files (logs, benchmarks, tables)
 ENV = "../../envs/lingtrace.yaml"
+
+
+def warm_jobs():
+    """jobs.warm on a local run without software deployment: jobs fork from one warm process (lingtrace.warm)."""
+    return config["jobs"]["warm"] and workflow.local_exec and not workflow.deployment_settings.deployment_method
+
+
+onstart:
+    if warm_jobs():
+        warm.start("logs/warm.log")
+
+
+onsuccess:
+    warm.stop()
+
+
+onerror:
+    warm.stop()
 
 
 RUN_PATTERN = r"joint|(without|mono|boost)-[A-Za-z][A-Za-z0-9_]*|remove-(tracin|random-\d+)|subset-\d+"
@@ -182,6 +201,15 @@ def optional_arg(flag, name):
 def job_checkpoints(wildcards):
     """Every checkpoint folder of the job's (run, seed) pairs, pair by pair."""
     return [checkpoint_dir(wildcards.task, r, s, e) for r, s in job_pairs(wildcards) for e in EPOCHS]
+
+
+def evaluated_checkpoints(wildcards):
+    """The checkpoints an evaluation job scores, pair by pair: every epoch of the analysed runs (the
+    progression over checkpoints reads them), the last epoch of the others (only their final model is
+    compared)."""
+    analysed = study.influence_runs(config, TASKS[wildcards.task])
+    return [checkpoint_dir(wildcards.task, r, s, e) for r, s in job_pairs(wildcards)
+            for e in (EPOCHS if r in analysed else EPOCHS[-1:])]  # fmt: skip
 
 
 def job_traces(wildcards):

@@ -69,7 +69,7 @@ if PER_RUN:
 rule evaluate:
     input:
         test="results/{task}/data/test.parquet",
-        traces=lambda wc: [f"{c}/trace.json" for c in job_checkpoints(wc)],
+        traces=lambda wc: [f"{c}/trace.json" for c in evaluated_checkpoints(wc)],
     output:
         metrics=f"results/{{task}}/metrics/metrics/{{run}}{SEED_SUFFIX}.parquet",
         predictions=f"results/{{task}}/metrics/predictions/{{run}}{SEED_SUFFIX}.parquet",
@@ -81,7 +81,7 @@ rule evaluate:
         ),
         runs=lambda wc: [r for r, _ in job_pairs(wc)],
         seeds=lambda wc: [s for _, s in job_pairs(wc)],
-        checkpoints=job_checkpoints,
+        checkpoints=evaluated_checkpoints,
     threads: config["study"]["threads"]
     resources:
         gpu=gpu_jobs(config["study"]["device"]),

@@ -48,7 +48,8 @@ rule pretrain:
         cfg=pretrain_params(),
         tokenizer=subpath(input.tokenizer, parent=True),
         out=subpath(output[0], parent=True),
-    threads: config["study"]["threads"]
+        torch_threads=config["pretrain"]["threads"],  # not {threads}: the model must not depend on --cores
+    threads: config["pretrain"]["threads"]
     resources:
         gpu=gpu_jobs(config["study"]["device"]),
         runtime=60,
@@ -59,7 +60,7 @@ rule pretrain:
     conda:
         ENV
     shell:
-        "lingtrace pretrain --params {params.cfg:q} --threads {threads} --corpus {input.corpus:q}"
+        "lingtrace pretrain --params {params.cfg:q} --threads {params.torch_threads} --corpus {input.corpus:q}"
         " --tokenizer {params.tokenizer:q} --out {params.out:q} > {log:q} 2>&1"
 
 

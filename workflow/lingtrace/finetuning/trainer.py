@@ -60,7 +60,10 @@ def finetune(
     data = encode(train, tokenizer, cfg.max_length, where=where)
     steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    # foreach: the same arithmetic as the per-parameter loop torch picks on the CPU (bit-identical),
+    # without a Python loop over parameters, which is a tenth of a small model's step
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay,
+                                  foreach=True)
     scheduler = get_scheduler(cfg.scheduler, optimizer, int(cfg.warmup_ratio * total), total)
     log.info("fine-tuning on %d examples, seed %d, %d epochs, %d steps, device %s", len(data), seed, cfg.epochs,
              total, device)  # fmt: skip

@@ -83,7 +83,10 @@ def pretrain_mlm(
     )
     steps_per_epoch = math.ceil(len(encoded) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    # foreach: the same arithmetic as the per-parameter loop torch picks on the CPU (bit-identical),
+    # without a Python loop over parameters, which is a tenth of a small model's step
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay,
+                                  foreach=True)
     scheduler = get_scheduler("linear", optimizer, int(cfg.warmup_ratio * total), total)
     generator = torch.Generator().manual_seed(cfg.seed)
     model.train()
