@@ -19,15 +19,20 @@ from lingtrace.io.data import write_data
 from tests.conftest import FINETUNE, TASK
 
 
-@pytest.fixture(scope="module")
-def warm_socket():
-    folder = tempfile.mkdtemp(prefix="lt-warm-")  # short: Unix socket paths are limited to ~100 bytes
-    path = os.path.join(folder, "socket")
-    process = subprocess.Popen([sys.executable, "-m", "lingtrace.cli", "warm", "--socket", path, "--idle-timeout", "300"])
+def start_warm() -> tuple[str, subprocess.Popen]:
+    """A warm process on a fresh socket, once it listens."""
+    path = os.path.join(tempfile.mkdtemp(prefix="lt-warm-"), "socket")  # short: socket paths are ~100 bytes at most
+    process = subprocess.Popen([sys.executable, "-m", "lingtrace.cli", "warm", "--socket", path])
     deadline = time.monotonic() + 120
     while not os.path.exists(path):
         assert process.poll() is None and time.monotonic() < deadline, "the warm process did not start"
         time.sleep(0.2)
+    return path, process
+
+
+@pytest.fixture(scope="module")
+def warm_socket():
+    path, process = start_warm()
     yield path, process
     process.terminate()
     process.wait(timeout=30)
@@ -78,13 +83,7 @@ def test_without_a_warm_process_the_command_runs_itself(tmp_path):
 
 
 def test_a_stopped_warm_process_removes_its_socket():
-    folder = tempfile.mkdtemp(prefix="lt-warm-")
-    path = Path(folder) / "socket"
-    process = subprocess.Popen([sys.executable, "-m", "lingtrace.cli", "warm", "--socket", str(path)])
-    deadline = time.monotonic() + 120
-    while not path.exists():
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.2)
+    path, process = start_warm()
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
-    assert not path.exists()
+    assert not Path(path).exists()

@@ -15,7 +15,7 @@ import re
 from lingtrace import settings
 from lingtrace.data.sources import source_of
 from lingtrace.errors import ConfigError
-from lingtrace.finetuning.runs import parse_run
+from lingtrace.finetuning.runs import CONTROL_RUN, parse_run
 from lingtrace.model.build import check_weights
 
 
@@ -73,7 +73,7 @@ def run_names(config: dict, task) -> list[str]:
     names = ["joint"]
     names += [f"without-{lang}" for lang in runs["without"]]
     if runs["without"] and runs["control"]:
-        names.append("without-random")
+        names.append(CONTROL_RUN)
     names += [f"mono-{lang}" for lang in runs["mono"]]
     names += [f"boost-{lang}" for lang in runs["boost"]]
     if runs["removal"]:
@@ -247,7 +247,7 @@ def _check_task_runs(config: dict, task, where: str) -> None:
             raise ConfigError(f"{key}: {err}") from None
         if run not in made:
             raise ConfigError(f"{key}: {run!r} is not a run of task {task.name} (its runs: {made})")
-        if parse_run(run).kind not in ("joint", "without", "mono", "boost") or run == "without-random":
+        if parse_run(run).kind not in ("joint", "without", "mono", "boost") or run == CONTROL_RUN:
             raise ConfigError(f"{key}: {run!r} cannot be analysed by TracIn: analysed runs are joint, without-L, "
                               "mono-L and boost-L")  # fmt: skip
 

@@ -31,16 +31,8 @@ import time
 log = logging.getLogger(__name__)
 
 ENV_VAR = "LINGTRACE_WARM"  # the warm process's socket; set by the workflow for its jobs
-PRELOAD = (
-    "torch",
-    "transformers.modeling_utils",
-    "transformers.tokenization_utils_fast",
-    "transformers.models.xlm_roberta.modeling_xlm_roberta",
-    "pyarrow.parquet",
-    "polars",
-    "scipy.stats",
-    "lingtrace.cli",
-)
+# besides every stage's heavy modules (lingtrace.cli's ``needs``): what building the model and tables imports
+PRELOAD = ("transformers.models.xlm_roberta.modeling_xlm_roberta", "pyarrow.parquet")
 _LENGTH = struct.Struct("!Q")
 _STATUS = struct.Struct("!i")
 
@@ -134,8 +126,10 @@ def _recv_exactly(conn: socket.socket, n: int) -> bytes | None:
 
 def serve(path: str, idle_timeout: float) -> None:
     """Preload the heavy modules, then fork a child per connection until the parent goes or it idles out."""
+    from lingtrace import cli
+
     os.environ.setdefault("MPLBACKEND", "Agg")
-    for module in PRELOAD:
+    for module in dict.fromkeys([*cli.MODEL, *cli.TORCH, *cli.TABLES, *PRELOAD]):
         importlib.import_module(module)
     gc.freeze()  # the children's collections skip the preloaded objects (their pages stay shared)
     parent = os.getppid()

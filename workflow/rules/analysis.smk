@@ -16,7 +16,7 @@ rule baselines:
             task=task_dict(wc.task),
             world=world_slice(config.get("world"), TASKS[wc.task].test_langs) if TASKS[wc.task].source == "synthetic" else None,
             influence={k: config["influence"][k] for k in ("test_per_lang", "top_k")},
-            analysis={k: config["analysis"][k] for k in ("shortcut_words", "shortcut_l2", "seed")},
+            analysis=analysis_slice("shortcut_words", "shortcut_l2", "seed"),
         ),
     log:
         "logs/{task}/baselines.log",

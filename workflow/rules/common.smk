@@ -58,6 +58,11 @@ wildcard_constraints:
     lang=r"[A-Za-z][A-Za-z0-9_]*",
 
 
+def analysis_slice(*keys):
+    """The analysis keys a job reads: editing another analysis key leaves it alone."""
+    return {k: config["analysis"][k] for k in keys}
+
+
 def as_params(**sections):
     """Config slices, keyed by section, as one canonical JSON string (tracked by Snakemake's params trigger)."""
     return study.canonical(sections)
@@ -212,8 +217,8 @@ def evaluated_checkpoints(wildcards):
             for e in (EPOCHS if r in analysed else EPOCHS[-1:])]  # fmt: skip
 
 
-def job_traces(wildcards):
-    return [f"{folder}/trace.json" for folder in job_checkpoints(wildcards)]
+def evaluated_traces(wildcards):
+    return [f"{folder}/trace.json" for folder in evaluated_checkpoints(wildcards)]
 
 
 def evaluation_tables(task, kind):
@@ -369,7 +374,7 @@ def validation_inputs(wildcards):
 def report_params(task, report_keys):
     """What a report page or figure depends on: some report keys, the headline variant and k, the task."""
     return as_params(
-        analysis={k: config["analysis"][k] for k in ("variant", "headline_k")},
+        analysis=analysis_slice("variant", "headline_k"),
         task={k: task_dict(task)[k] for k in ("name", "source", "train_langs")},
         **{"report": {k: config["report"][k] for k in report_keys}},  # `report=` is a Snakemake keyword here
     )

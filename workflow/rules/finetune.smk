@@ -69,7 +69,7 @@ if PER_RUN:
 rule evaluate:
     input:
         test="results/{task}/data/test.parquet",
-        traces=lambda wc: [f"{c}/trace.json" for c in evaluated_checkpoints(wc)],
+        traces=evaluated_traces,
     output:
         metrics=f"results/{{task}}/metrics/metrics/{{run}}{SEED_SUFFIX}.parquet",
         predictions=f"results/{{task}}/metrics/predictions/{{run}}{SEED_SUFFIX}.parquet",

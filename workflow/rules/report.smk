@@ -68,7 +68,7 @@ rule task_summary:
     output:
         "results/{task}/summary.json",
     params:
-        cfg=lambda wc: as_params(task=task_dict(wc.task), analysis={k: config["analysis"][k] for k in ("seed_tolerance", "chance_margin", "shortcut_margin")}),
+        cfg=lambda wc: as_params(task=task_dict(wc.task), analysis=analysis_slice("seed_tolerance", "chance_margin", "shortcut_margin")),
     log:
         "logs/{task}/task_summary.log",
     benchmark:

@@ -93,7 +93,8 @@ rule lds:
         csv="results/{task}/tables/lds.csv",
         summary="results/{task}/lds.json",
     params:
-        cfg=lambda wc: as_params(analysis=config["analysis"], lds=config["lds"], task=task_dict(wc.task)),
+        cfg=lambda wc: as_params(analysis=analysis_slice("bootstrap", "confidence", "seed"), lds=config["lds"],
+                                 task=task_dict(wc.task)),
     log:
         "logs/{task}/lds.log",
     benchmark:
@@ -120,7 +121,9 @@ rule validate:
         removal_csv="results/{task}/tables/removal_effects.csv",
         summary="results/{task}/validation.json",
     params:
-        cfg=lambda wc: as_params(analysis=config["analysis"], task=task_dict(wc.task)),
+        cfg=lambda wc: as_params(
+            analysis=analysis_slice("bootstrap", "confidence", "seed", "variant", "headline_k"), task=task_dict(wc.task)
+        ),
         sample=optional_arg("--sample", "sample"),
     log:
         "logs/{task}/validate.log",

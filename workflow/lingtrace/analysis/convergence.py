@@ -50,9 +50,7 @@ def trained_checkpoints(metrics: pl.DataFrame, train_langs: Sequence[str], chanc
     """Columns: run, seed, checkpoint (as text, like the influence tables), mean_accuracy, trained."""
     seen = metrics.filter(pl.col("lang").is_in(list(train_langs)))
     mean = seen.group_by("run", "seed", "checkpoint").agg(mean_accuracy=pl.col("accuracy").mean())
-    last = mean.filter(pl.col("checkpoint") == pl.col("checkpoint").max().over("run", "seed")).select(
-        "run", "seed", final=pl.col("mean_accuracy")
-    )
+    last = final_checkpoint(mean).select("run", "seed", final=pl.col("mean_accuracy"))
     bar = pl.lit(chance) + fraction * (pl.col("final") - chance)
     return (
         mean.join(last, on=["run", "seed"])

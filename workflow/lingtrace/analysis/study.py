@@ -334,11 +334,12 @@ def planted_sentence(planted: dict, k: int, variant: str, level: str, alpha: flo
 
 
 def _gt(a, b) -> bool:
-    return a is not None and b is not None and not (isinstance(a, float) and math.isnan(a)) and a > b
+    """a > b, false where either is missing or NaN."""
+    return is_finite(a) and is_finite(b) and a > b
 
 
 def _lt(a, b) -> bool:
-    return a is not None and not (isinstance(a, float) and math.isnan(a)) and a < b
+    return _gt(b, a)
 
 
 def run_analysis(runs: Sequence[str], seeds: Sequence[int], topk_paths: Sequence[str], lang_paths: Sequence[str],

@@ -152,8 +152,7 @@ class World:
 
     def lexicon(self, code: str) -> dict[str, str]:
         """Concept -> the form as written in the language's script."""
-        script = self.languages[code].script
-        return {concept: transliterate(form, script) for concept, form in self.cognates(code).items()}
+        return _lexicon(self.seed, self.inventory, self.languages[code])
 
     def similarity(self, codes: list[str]) -> list[dict]:
         """The planted (structural) similarity of every ordered pair of the given languages, with the
@@ -220,6 +219,12 @@ def _forms(rng: np.random.Generator, concepts: list[str], phonology: tuple[str, 
 def transliterate(form: str, script: str) -> str:
     table = SCRIPTS[script]
     return "".join(table[LETTERS.index(ch)] for ch in form)
+
+
+@lru_cache(maxsize=256)
+def _lexicon(seed: int, inventory: Inventory, lang: Language) -> dict[str, str]:
+    """Cached: the planted similarity and the baselines ask for a language's lexicon again and again."""
+    return {concept: transliterate(form, lang.script) for concept, form in _cognates(seed, inventory, lang).items()}
 
 
 @lru_cache(maxsize=256)

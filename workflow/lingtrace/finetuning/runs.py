@@ -18,6 +18,7 @@ from lingtrace.errors import ConfigError
 
 RUN_KINDS = ("joint", "without", "mono", "boost", "remove", "subset")
 CONTROL = "random"  # without-random: not a language (a language may not be called so)
+CONTROL_RUN = f"without-{CONTROL}"  # the ablation's control: a random share of the data as large as one language's
 
 
 @dataclass(frozen=True)

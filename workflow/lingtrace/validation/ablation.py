@@ -14,6 +14,7 @@ from scipy import stats
 from lingtrace import settings
 from lingtrace.analysis.stats import grouped_mean_interval, spearman
 from lingtrace.finetuning.evaluate import final_checkpoint
+from lingtrace.finetuning.runs import CONTROL_RUN
 
 
 def t_interval(values: np.ndarray, confidence: float | None = None) -> tuple[float, float]:
@@ -32,7 +33,7 @@ def ablation_deltas(metrics: pl.DataFrame, confidence: float | None = None) -> p
     delta_accuracy, delta_accuracy_low, delta_accuracy_high, delta_loss, delta_loss_low, delta_loss_high."""
     final = final_checkpoint(metrics)
     joint = final.filter(pl.col("run") == "joint").select("seed", "lang", acc_joint="accuracy", loss_joint="loss")
-    ablated = final.filter(pl.col("run").str.starts_with("without-") & (pl.col("run") != CONTROL)).with_columns(
+    ablated = final.filter(pl.col("run").str.starts_with("without-") & (pl.col("run") != CONTROL_RUN)).with_columns(
         removed_lang=pl.col("run").str.strip_prefix("without-")
     )
     paired = ablated.join(joint, on=["seed", "lang"]).with_columns(
@@ -70,7 +71,6 @@ def mono_baselines(metrics: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-CONTROL = "without-random"  # removes a random share of the data as large as one language's
 
 
 def loss_deltas(predictions: pl.DataFrame, train_langs) -> pl.DataFrame:
@@ -79,7 +79,7 @@ def loss_deltas(predictions: pl.DataFrame, train_langs) -> pl.DataFrame:
     change (the first minus the second). Columns removed_lang, seed, uid, lang, delta, control, specific."""
     final = predictions.select("run", "seed", "uid", "lang", "loss")
     joint = final.filter(pl.col("run") == "joint").select("seed", "uid", joint_loss="loss")
-    control = final.filter(pl.col("run") == CONTROL).select("seed", "uid", control_loss="loss")
+    control = final.filter(pl.col("run") == CONTROL_RUN).select("seed", "uid", control_loss="loss")
     ablated = final.filter(pl.col("run").is_in([f"without-{lang}" for lang in train_langs])).with_columns(
         removed_lang=pl.col("run").str.strip_prefix("without-")
     )
@@ -169,7 +169,7 @@ def control_set(train: pl.DataFrame, train_langs, seed: int) -> list[str]:
     from lingtrace.validation.removal import uniform_draw
 
     size = round(train.height / len(train_langs))
-    return uniform_draw(train["uid"].to_list(), size, seed, "without-random")
+    return uniform_draw(train["uid"].to_list(), size, seed, CONTROL_RUN)
 
 
 def agreement(deltas: pl.DataFrame, influence: pl.DataFrame, measure: str) -> dict:

@@ -10,7 +10,8 @@ import polars as pl
 
 from lingtrace import settings
 from lingtrace.errors import ConfigError
-from lingtrace.analysis.study import interval, is_finite, number
+from lingtrace.finetuning.runs import CONTROL_RUN
+from lingtrace.analysis.study import headline, interval, is_finite, number, of_run
 from lingtrace.io.atomic import write_json, write_parquet, write_parquet_and_csv
 from lingtrace.validation.ablation import (
     ablation_deltas,
@@ -85,10 +86,9 @@ def write_lds_subsets(train_path, params: dict, out) -> None:
 def headline_reliance(shares_path, variant: str, k: int) -> pl.DataFrame:
     """TracIn's reliance of each test language on each training language: the joint run's share of
     top-k proponents, summed checkpoint, pooled over the analysed seeds."""
-    return pl.read_parquet(shares_path).filter(
-        (pl.col("run") == "joint") & (pl.col("checkpoint") == "all") & (pl.col("variant") == variant)
-        & (pl.col("direction") == "proponent") & (pl.col("k") == k)
-    ).select("test_lang", "train_lang", reliance="share")  # fmt: skip
+    return of_run(headline(pl.read_parquet(shares_path), variant, k), "joint").select(
+        "test_lang", "train_lang", reliance="share"
+    )
 
 
 def nested_intervals(table: pl.DataFrame, value: str) -> dict:
@@ -116,7 +116,7 @@ def validate_task(metrics_path, predictions_path, test_path, shares_path, sample
     deltas = ablation_deltas(metrics, cfg.confidence) if has_ablation else pl.DataFrame(
         schema={"removed_lang": pl.String, "test_lang": pl.String, "delta_accuracy": pl.Float64})  # fmt: skip
     losses = loss_deltas(predictions, task.train_langs)
-    control = "without-random" in set(predictions["run"].to_list())
+    control = CONTROL_RUN in set(predictions["run"].to_list())
     loss = loss_table(losses, **boot, items=items) if losses.height else pl.DataFrame()
     write_parquet_and_csv(deltas, outs["ablation"])
     write_parquet_and_csv(loss, outs["ablation_loss"])
@@ -201,8 +201,9 @@ def write_lds(score_paths: Sequence[str], subsets_path, predictions_path, train_
     subsets = pl.read_parquet(subsets_path)
     tracin = pl.concat([pl.read_parquet(p) for p in score_paths]).group_by(
         "test_uid", "test_lang", "variant", "subset").agg(value=pl.col("score_sum").mean())  # fmt: skip
-    seed = int(pl.read_parquet(predictions_path).filter(pl.col("run").str.starts_with("subset-"))["seed"].min())
-    actual = outcomes(pl.read_parquet(predictions_path), seed)
+    predictions = pl.read_parquet(predictions_path)
+    seed = int(predictions.filter(pl.col("run").str.starts_with("subset-"))["seed"].min())
+    actual = outcomes(predictions, seed)
     scored = tracin.select("test_uid", "test_lang").unique()
     train = pl.read_parquet(train_path).sort("uid")
     test = pl.read_parquet(test_path).join(scored.select(pl.col("test_uid").alias("uid")), on="uid").sort("uid")
