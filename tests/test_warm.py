@@ -16,7 +16,7 @@ from lingtrace import warm
 from lingtrace.data.prepare import task_slice
 from lingtrace.io.data import write_data
 
-from tests.conftest import FINETUNE, TASK
+from conftest import FINETUNE, TASK
 
 
 def start_warm() -> tuple[str, subprocess.Popen]:
