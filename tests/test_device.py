@@ -1,7 +1,9 @@
 """Device choice and torch settings, on the CPU: resolve_device (cpu, auto, cuda without CUDA, the
-study default), autocast (a no-op off CUDA or in fp32) and setup_torch (threads, seeds, determinism)."""
+study default), autocast (a no-op off CUDA or in fp32), setup_torch (threads, seeds, determinism) and
+adamw (fused on the CPU, stepping as the per-parameter loop does)."""
 
 import contextlib
+import copy
 import os
 import random
 
@@ -9,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from lingtrace.device import autocast, resolve_device, setup_torch
+from lingtrace.device import adamw, autocast, resolve_device, setup_torch
 from lingtrace.errors import ConfigError
 
 
@@ -76,3 +78,21 @@ def test_setup_torch_without_determinism_leaves_the_flags(torch_state):
     setup_torch(deterministic=False)
     assert not torch.are_deterministic_algorithms_enabled()
     assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+
+
+def test_adamw_is_fused_on_the_cpu_and_steps_as_the_per_parameter_loop_does():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Tanh(), torch.nn.Linear(4, 3)).double()
+    twin = copy.deepcopy(model)
+    ours = adamw(model, 0.01, 0.1)
+    loop = torch.optim.AdamW(twin.parameters(), lr=0.01, weight_decay=0.1, foreach=False, fused=False)
+    assert ours.defaults["fused"] is True
+    x = torch.randn(8, 5, dtype=torch.float64)
+    for _ in range(5):
+        for net, optimizer in ((model, ours), (twin, loop)):
+            net(x).square().sum().backward()
+            optimizer.step()
+            optimizer.zero_grad()
+    for a, b in zip(model.parameters(), twin.parameters()):
+        assert not torch.equal(a, torch.zeros_like(a))
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)

@@ -1,8 +1,9 @@
 """Masked-LM pretraining of the tiny encoder (lingtrace.model.pretrain): encode_documents encodes a
 pair document with the pair template and a single text alone, in corpus order and truncated to
-max_length; build_tokenizer and a short pretrain_mlm run on a tiny corpus write a loadable tokenizer
-and model (model.safetensors, pretrain.json with the step count), and a tokenizer that does not load
-is an ArtifactError naming the folder."""
+max_length; masked_lm_loss (the vocabulary head on masked tokens only) gives the loss and gradients of
+XLMRobertaForMaskedLM's own loss over every position; build_tokenizer and a short pretrain_mlm run on
+a tiny corpus write a loadable tokenizer and model (model.safetensors, pretrain.json with the step
+count), and a tokenizer that does not load is an ArtifactError naming the folder."""
 
 import json
 import math
@@ -11,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from lingtrace.errors import ArtifactError
-from lingtrace.model.pretrain import build_tokenizer, encode_documents, pretrain_mlm
+from lingtrace.model.pretrain import build_tokenizer, encode_documents, masked_lm_loss, pretrain_mlm
 
 TEXTS = ["the cat sat on the mat", "a dog ran in the park", "the bird sang a song", "cats and dogs play"]
 
@@ -41,6 +42,33 @@ def test_a_corpus_without_text_b_is_all_single_texts_and_long_documents_are_trun
     assert ids[1] == tokenizer("the cat")["input_ids"]
     pair = encode_documents(tokenizer, pa.table({"text": [long], "text_b": [long]}), max_length=12)[0]
     assert len(pair) == 12 and pair.count(tokenizer.sep_token_id) == 3  # both texts kept, each cut
+
+
+def test_masked_lm_loss_matches_the_models_own_loss_and_gradients(tokenizer):
+    import torch
+    from transformers import DataCollatorForLanguageModeling, XLMRobertaConfig, XLMRobertaForMaskedLM
+
+    torch.manual_seed(0)
+    config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                              intermediate_size=32, max_position_embeddings=40, pad_token_id=tokenizer.pad_token_id,
+                              hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)  # fmt: skip
+    model = XLMRobertaForMaskedLM(config).double()
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.3, seed=0, return_tensors="pt")
+    batch = collator([{"input_ids": ids} for ids in tokenizer(TEXTS)["input_ids"]])
+    assert 0 < (batch["labels"] != -100).sum() < batch["labels"].numel()  # some positions masked, not all
+
+    def loss_and_grads(loss_fn):
+        model.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+    fast, fast_grads = loss_and_grads(lambda: masked_lm_loss(model, batch))
+    full, full_grads = loss_and_grads(lambda: model(**batch).loss)
+    torch.testing.assert_close(fast, full, rtol=1e-12, atol=0)
+    assert len(fast_grads) == len(full_grads)
+    for a, b in zip(fast_grads, full_grads):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-14)
 
 
 def test_build_tokenizer_and_a_short_pretraining_run_write_a_loadable_model(tmp_path):

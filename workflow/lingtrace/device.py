@@ -54,3 +54,14 @@ def autocast(device, precision: str):
         return contextlib.nullcontext()
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
     return torch.autocast("cuda", dtype=dtype)
+
+
+def adamw(model, learning_rate: float, weight_decay: float):
+    """AdamW over the model's parameters with torch's fused kernel (one pass over each parameter,
+    no Python loop over them) where torch has one for the model's device: on a small model the
+    optimizer's per-parameter arithmetic is a tenth of the step."""
+    import torch
+
+    device = next(model.parameters()).device.type
+    fused = device in ("cpu", "cuda", "mps") or None
+    return torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay, fused=fused)

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from lingtrace import settings
 from lingtrace.batching import batch_indices, collate, encode
-from lingtrace.device import autocast, resolve_device, setup_torch
+from lingtrace.device import adamw, autocast, resolve_device, setup_torch
 from lingtrace.errors import ConfigError, NumericalError
 from lingtrace.io.atomic import atomic_dirs, write_json
 from lingtrace.model.build import load_classifier, load_starting_tokenizer
@@ -60,10 +60,7 @@ def finetune(
     data = encode(train, tokenizer, cfg.max_length, where=where)
     steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
-    # foreach: the same arithmetic as the per-parameter loop torch picks on the CPU (bit-identical),
-    # without a Python loop over parameters, which is a tenth of a small model's step
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay,
-                                  foreach=True)
+    optimizer = adamw(model, cfg.learning_rate, cfg.weight_decay)
     scheduler = get_scheduler(cfg.scheduler, optimizer, int(cfg.warmup_ratio * total), total)
     log.info("fine-tuning on %d examples, seed %d, %d epochs, %d steps, device %s", len(data), seed, cfg.epochs,
              total, device)  # fmt: skip
