@@ -29,6 +29,7 @@ def test_captum_job_agrees_with_captum_at_the_bench_thread_count(layers):
     finally:
         torch.set_num_threads(before)
     assert result["captum_max_rel_err"] < 1e-4
+    assert result["in_memory_max_rel_err"] < 1e-4  # the floor computes the same job
     assert result["sizes"]["n_train"] == 50 and result["captum_speedup"] > 0
     assert len(result["sizes"]["layers"]) == (14 if layers == "all" else 2)
     assert ("captum_fast_speedup" in result) == (layers == "head")
@@ -54,7 +55,7 @@ def test_cli_writes_json(tmp_path, monkeypatch):
     figures = {k: 1.0 for k in ("grad_ratio_vs_fwdbwd", "grad_speedup_vs_loop", "grad_vs_opacus",
                                 "score_fraction_of_matmul", "shard_fraction_of_matmul", "shard_write_vs_copy",
                                 "shard_read_vs_copy", "captum_speedup", "captum_max_rel_err", "captum_head_speedup",
-                                "captum_fast_head_speedup")}
+                                "captum_fast_head_speedup", "captum_in_memory_speedup")}
     monkeypatch.setattr(bench, "run_bench", lambda quick, threads: {**figures, "quick": quick})
     assert main(["bench", "--quick", "--json", str(tmp_path / "b.json")]) == 0
     assert json.loads((tmp_path / "b.json").read_text())["quick"] is True

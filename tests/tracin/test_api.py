@@ -1,12 +1,13 @@
-"""The Python API: the dense matrix is the definition, self-influence obeys its identities, and the
-table wrappers agree with the dense matrix."""
+"""The Python API: the dense matrix is the definition (in float64 to the last bits; by default in the
+influence.dtype setting's float32), self-influence obeys its identities, and the table wrappers agree
+with the dense matrix."""
 
 import numpy as np
 import polars as pl
 import pytest
 
 from lingtrace import tracin as influence
-from lingtrace.errors import ArtifactError
+from lingtrace.errors import ArtifactError, ConfigError
 
 from shard_factory import dense_scores, expected_tables, random_problem, write_split
 
@@ -22,19 +23,33 @@ def study(tmp_path):
 @pytest.mark.parametrize("variant", ["dot", "cosine"])
 def test_dense_scores_are_the_definition(study, variant):
     p, train, test = study
-    dense = influence.tracin_scores(train, test, variant)
+    dense = influence.tracin_scores(train, test, variant, dtype="float64")
     assert dense.scores.shape == (6, 26)
     assert dense.test_uids == p["test_uids"] and dense.train_uids == p["train_uids"]  # shard order, not uid order
     want = dense_scores(p["test"], p["train"], p["etas"], variant)
     np.testing.assert_allclose(dense.scores, want["all"], rtol=1e-12, atol=1e-14)
-    one = influence.tracin_scores(train, test, variant, checkpoint=2)
+    one = influence.tracin_scores(train, test, variant, checkpoint=2, dtype="float64")
     np.testing.assert_allclose(one.scores, want[1], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("variant", ["dot", "cosine"])
+def test_dense_scores_default_to_the_settings_float32_and_agree_with_float64(study, monkeypatch, variant):
+    from lingtrace.tracin import api
+
+    _, train, test = study
+    exact = influence.tracin_scores(train, test, variant, dtype="float64").scores
+    monkeypatch.setattr(api, "DENSE_CHUNK_BYTES", 4 * 3 * 8 * 5)  # 5 training rows a chunk: 6 chunks
+    fast = influence.tracin_scores(train, test, variant).scores
+    assert fast.dtype == np.float64 and not np.array_equal(fast, exact)  # float32 arithmetic, float64 numbers
+    np.testing.assert_allclose(fast, exact, rtol=1e-5, atol=1e-6 * np.abs(exact).max())
+    with pytest.raises(ConfigError, match="float16"):
+        influence.tracin_scores(train, test, variant, dtype="float16")
 
 
 @pytest.mark.parametrize("variant", ["dot", "cosine"])
 def test_self_influence_is_non_negative_and_obeys_cauchy_schwarz(study, variant):
     _, train, _ = study
-    m = influence.tracin_scores(train, train, variant).scores
+    m = influence.tracin_scores(train, train, variant, dtype="float64").scores
     self_influence = np.diag(m)
     assert (self_influence >= 0).all()
     assert self_influence[3] == 0  # the exactly zero gradient has no influence, not NaN
@@ -53,7 +68,7 @@ def test_a_checkpoint_not_in_the_shards_is_refused(study):
 def test_top_influencers_agree_with_the_dense_matrix(study):
     p, train, test = study
     top = influence.top_influencers(train, test, top_k=3, dtype="float64", device="cpu")
-    dense = influence.tracin_scores(train, test, "dot")
+    dense = influence.tracin_scores(train, test, "dot", dtype="float64")
     best = top.filter((pl.col("checkpoint") == "all") & (pl.col("variant") == "dot")
                       & (pl.col("direction") == "proponent") & (pl.col("rank") == 1))
     for row in best.iter_rows(named=True):
@@ -67,7 +82,7 @@ def test_top_influencers_agree_with_the_dense_matrix(study):
 def test_language_scores_agree_with_the_dense_matrix(study):
     p, train, test = study
     lang = influence.language_scores(train, test, dtype="float64", device="cpu")
-    dense = influence.tracin_scores(train, test, "cosine")
+    dense = influence.tracin_scores(train, test, "cosine", dtype="float64")
     rows = lang.filter((pl.col("checkpoint") == "all") & (pl.col("variant") == "cosine"))
     assert rows.height == 6 * 3
     for row in rows.iter_rows(named=True):

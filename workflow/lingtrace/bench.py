@@ -16,6 +16,8 @@
   200 test examples, 3 checkpoints, batch 32, every Linear layer) through lingtrace (gradient dump,
   shard files, scoring) and through Captum's TracInCP; the head-only job as a second row, with
   TracInCPFast beside it. The error is max |ours - Captum| over the largest |Captum| score.
+  ``details`` also times lingtrace's arithmetic alone on each job (the same gradients and matmul, no
+  shard files): ``captum_in_memory_speedup`` is the most that faster files could give.
 
 Each pair alternates over repetitions and keeps each side's best time, since load from other
 processes only ever slows a run down. ``--quick`` shrinks every size (for CI smoke runs). Captum and
@@ -367,8 +369,10 @@ def _captum_job(folder: Path, n_train: int, n_test: int, n_ckpt: int):
 
 def bench_captum(n_train=2000, n_test=200, n_ckpt=3, batch=32, reps=1, layers: str = "all", fast: bool = False) -> dict | None:
     """One exact TracIn job through lingtrace's Python API (dump_checkpoints: gradient shards on disk;
-    tracin_scores: the dense float64 matrix from them) and through Captum's TracInCP, on the same
-    checkpoints, data and layers: ``layers`` "all" (every Linear layer of encoder and head) or "head".
+    tracin_scores: the dense matrix from them, in the influence.dtype setting's float32, as Captum
+    computes) and through Captum's TracInCP, on the same checkpoints, data and layers: ``layers``
+    "all" (every Linear layer of encoder and head) or "head". Beside them, lingtrace's floor on the
+    job: the same per-example gradients and score matmul with no shard files (``in_memory``).
     ``fast``: also Captum's TracInCPFast (head only: it takes the last layer's gradients alone)."""
     captum = optional("captum")
     if captum is None:
@@ -379,7 +383,8 @@ def bench_captum(n_train=2000, n_test=200, n_ckpt=3, batch=32, reps=1, layers: s
     from lingtrace.batching import collate, encode
     from lingtrace.io.checkpoints import load_checkpoint, read_trace
     from lingtrace.tracin.api import dump_checkpoints, tracin_scores
-    from lingtrace.tracin.gradients import select_layers
+    from lingtrace.tracin.gradients import compute_gradients, select_layers
+    from lingtrace.tracin.projection import build_projector
 
     pattern = ALL_LINEAR if layers == "all" else HEAD
     with tempfile.TemporaryDirectory() as tmp:
@@ -395,6 +400,20 @@ def bench_captum(n_train=2000, n_test=200, n_ckpt=3, batch=32, reps=1, layers: s
             train_paths, test_paths = dump_checkpoints(checkpoints, train, test, folder / "grads", gradients,
                                                        max_length=64, threads=threads)  # fmt: skip
             results["ours"] = tracin_scores(train_paths, test_paths, "dot")
+
+        def in_memory():  # lingtrace's arithmetic without the shard files: its floor on this job
+            total = 0.0
+            for path in checkpoints:
+                model, _, trace = load_checkpoint(path)
+                traced_layers = select_layers(model, pattern)
+                projector = build_projector("none", traced_layers, None, 0)
+                train_grads, test_grads = (
+                    torch.from_numpy(compute_gradients(model, encode(table, tokenizer, 64), traced_layers, projector,
+                                                       batch).grads)
+                    for table in (train, test)
+                )  # fmt: skip
+                total = total + trace["mean_lr"] * (test_grads @ train_grads.T)
+            results["in_memory"] = total
 
         def tensors(table):
             data = encode(table, tokenizer, 64)
@@ -432,18 +451,25 @@ def bench_captum(n_train=2000, n_test=200, n_ckpt=3, batch=32, reps=1, layers: s
             results[kind] = tracin.influence(test_tensors, show_progress=False).detach().double().numpy()
             results["order"] = (test_uids, train_uids)
 
-        cases = {"ours": ours, "captum": lambda: captum_run("captum")}
+        cases = {"ours": ours, "captum": lambda: captum_run("captum"), "in_memory": in_memory}
         if fast:
             cases["captum_fast"] = lambda: captum_run("fast")
         best = best_times(cases, reps)
     ours_scores = results["ours"]
     assert (ours_scores.test_uids, ours_scores.train_uids) == results["order"], "row orders differ"
     theirs = results["captum"]
+
+    def error(scores: np.ndarray) -> float:
+        return float(np.abs(scores - theirs).max() / np.abs(theirs).max())
+
     row = {
         "captum_speedup": best["captum"] / best["ours"],
-        "captum_max_rel_err": float(np.abs(ours_scores.scores - theirs).max() / np.abs(theirs).max()),
+        "captum_max_rel_err": error(ours_scores.scores),
         "ours_seconds": best["ours"],
         "captum_seconds": best["captum"],
+        "in_memory_seconds": best["in_memory"],
+        "captum_in_memory_speedup": best["captum"] / best["in_memory"],
+        "in_memory_max_rel_err": error(results["in_memory"].double().numpy()),
         "sizes": {"n_train": train.num_rows, "n_test": test.num_rows, "checkpoints": n_ckpt, "batch": batch,
                   "layers": traced, "model": TINY},  # fmt: skip
     }
@@ -511,6 +537,7 @@ def run_bench(quick: bool = False, threads: int | None = None) -> dict:
         "captum_max_rel_err": figure(captum, "captum_max_rel_err"),
         "captum_head_speedup": figure(captum_head, "captum_speedup"),
         "captum_head_max_rel_err": figure(captum_head, "captum_max_rel_err"),
+        "captum_in_memory_speedup": figure(captum, "captum_in_memory_speedup"),
         "captum_fast_head_speedup": figure(captum_head, "captum_fast_speedup"),
         "details": {"gradients_base": base, "gradients_tiny": tiny, "opacus": opacus, "shard_io": io,
                     "kernel": kernel, "shard": shard, "captum": captum, "captum_head": captum_head},  # fmt: skip

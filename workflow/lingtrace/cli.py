@@ -167,7 +167,8 @@ def cmd_bench(args, params) -> None:
         write_json(results, args.json)
     keys = ("grad_ratio_vs_fwdbwd", "grad_speedup_vs_loop", "grad_vs_opacus", "score_fraction_of_matmul",
             "shard_fraction_of_matmul", "shard_write_vs_copy", "shard_read_vs_copy", "captum_speedup",
-            "captum_max_rel_err", "captum_head_speedup", "captum_fast_head_speedup")  # fmt: skip
+            "captum_max_rel_err", "captum_in_memory_speedup", "captum_head_speedup",
+            "captum_fast_head_speedup")  # fmt: skip
     for key in keys:
         value = results.get(key)
         print(f"{key:28s} {'n/a (pip install lingtrace[bench])' if value is None else format(value, '.4g')}")

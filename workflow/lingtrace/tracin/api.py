@@ -26,12 +26,12 @@ import torch
 
 from lingtrace import settings
 from lingtrace.errors import ArtifactError, ConfigError
-from lingtrace.tracin.kernel import ALL, VARIANTS, prepare_test, score_blocks
+from lingtrace.tracin.kernel import ALL, DTYPES, VARIANTS, Workspace, prepare_test, score_blocks
 from lingtrace.tracin.merge import merge_lang, merge_topk
 from lingtrace.tracin.score import score_shard
 from lingtrace.tracin.shards import as_path_lists, check_pairing, load_split, tensors
 
-DENSE_CHUNK_BYTES = 64 << 20  # float64 training vectors converted at a time by tracin_scores
+DENSE_CHUNK_BYTES = 64 << 20  # training rows scored at a time by tracin_scores (as the compute dtype)
 
 ShardsByCheckpoint = Mapping[int | str, str | os.PathLike | Sequence[str | os.PathLike]]
 
@@ -40,7 +40,7 @@ ShardsByCheckpoint = Mapping[int | str, str | os.PathLike | Sequence[str | os.Pa
 class DenseScores:
     """A full influence matrix: ``scores[i, j]`` is the influence of train example j on test example i."""
 
-    scores: np.ndarray  # (n_test, n_train) float64
+    scores: np.ndarray  # (n_test, n_train) float64 (computed in the influence.dtype)
     test_uids: list[str]
     train_uids: list[str]
 
@@ -50,12 +50,16 @@ def tracin_scores(
     test_shards: ShardsByCheckpoint,
     variant: str = "dot",
     checkpoint: int | str | None = None,
+    dtype: str | None = None,
 ) -> DenseScores:
-    """The dense TracIn matrix in float64, rows and columns in shard order.
+    """The dense TracIn matrix, rows and columns in shard order, as float64 numbers computed in
+    ``dtype`` (the ``influence.dtype`` setting: None takes its default, float32, as the score stage
+    does; float64 for checks to the last bits, at twice the matmul's time).
 
     ``checkpoint`` None sums over all checkpoints (TracIn); an epoch gives that checkpoint's term alone.
     Holds n_test x n_train floats: for small problems and checks; use top_influencers for large ones.
     """
+    compute = DTYPES[settings.load("influence", {} if dtype is None else {"dtype": dtype}).dtype]
     train = load_split(as_path_lists(train_shards), "train", sort_by_uid=False)
     test = load_split(as_path_lists(test_shards), "test", sort_by_uid=False)
     check_pairing(train, test)
@@ -64,13 +68,15 @@ def tracin_scores(
     if checkpoint is not None and str(checkpoint) not in train.checkpoints:
         raise ArtifactError(f"checkpoint {checkpoint!r} is not among the given shards' {train.checkpoints}")
     wanted = ALL if checkpoint is None else train.checkpoints.index(str(checkpoint))
-    side = prepare_test(torch.stack(tensors(test.vectors)).double(), torch.tensor(train.etas, dtype=torch.float64))
+    side = prepare_test(torch.stack(tensors(test.vectors)).to(compute), torch.tensor(train.etas, dtype=compute))
     train_vectors = tensors(train.vectors)
     scores = np.empty((len(test.uids), len(train.uids)))
-    step = max(1, DENSE_CHUNK_BYTES // (8 * len(train.checkpoints) * max(train.dim, 1)))
-    for start in range(0, len(train.uids), step):  # float64 a chunk at a time: memory stays at the float32 shards
-        chunk = [v[start : start + step].double() for v in train_vectors]
-        blocks = {slot: block for slot, _, block in score_blocks(side, chunk, [variant])}
+    itemsize = torch.empty(0, dtype=compute).element_size()
+    step = max(1, DENSE_CHUNK_BYTES // (itemsize * len(train.checkpoints) * max(train.dim, 1)))
+    workspace = Workspace()
+    for start in range(0, len(train.uids), step):  # a chunk at a time: a float64 copy stays small
+        chunk = [v[start : start + step].to(compute) for v in train_vectors]  # float32 rows: no copy
+        blocks = {slot: block for slot, _, block in score_blocks(side, chunk, [variant], workspace)}
         scores[:, start : start + step] = blocks[wanted].numpy()
     return DenseScores(scores, test.uids, train.uids)
 
