@@ -71,8 +71,7 @@ def tracin_scores(
     side = prepare_test(torch.stack(tensors(test.vectors)).to(compute), torch.tensor(train.etas, dtype=compute))
     train_vectors = tensors(train.vectors)
     scores = np.empty((len(test.uids), len(train.uids)))
-    itemsize = torch.empty(0, dtype=compute).element_size()
-    step = max(1, DENSE_CHUNK_BYTES // (itemsize * len(train.checkpoints) * max(train.dim, 1)))
+    step = max(1, DENSE_CHUNK_BYTES // (compute.itemsize * len(train.checkpoints) * max(train.dim, 1)))
     workspace = Workspace()
     for start in range(0, len(train.uids), step):  # a chunk at a time: a float64 copy stays small
         chunk = [v[start : start + step].to(compute) for v in train_vectors]  # float32 rows: no copy

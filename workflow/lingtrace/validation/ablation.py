@@ -71,8 +71,6 @@ def mono_baselines(metrics: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-
-
 def loss_deltas(predictions: pl.DataFrame, train_langs) -> pl.DataFrame:
     """Per removed language L, seed and test example: the final loss without L minus with every language,
     the same for the control run (a random share as large as one language's removed), and the specific

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 import polars as pl
 
 from lingtrace import settings
+from lingtrace.analysis.study import headline, interval, is_finite, number, of_run
 from lingtrace.errors import ConfigError
 from lingtrace.finetuning.runs import CONTROL_RUN
-from lingtrace.analysis.study import headline, interval, is_finite, number, of_run
 from lingtrace.io.atomic import write_json, write_parquet, write_parquet_and_csv
 from lingtrace.validation.ablation import (
     ablation_deltas,
