@@ -149,3 +149,60 @@ def test_review_modifiers_occur_in_every_rating_alike():
     assert set(shares) == set(babel.MODIFIERS)
     for modifier, share in shares.items():
         assert np.abs(share - 0.2).max() < 0.04, modifier
+
+
+# --- the difficulty knobs ----------------------------------------------------------------------------
+
+KNOB_LANGS = [dict(LANGS[0], morphology="case")]
+
+
+def knob_items(shape, knobs, n=400, seed=3):
+    inv = babel.Inventory(entities=16, verbs=8, adjectives=12, aspects=6)
+    rng = babel.rng_for(seed)
+    return inv, [babel.make_item(shape, rng, inv, knobs) for _ in range(n)]
+
+
+def test_antonym_non_paraphrases_change_only_the_adjective_to_an_antonym():
+    inv, items = knob_items("paraphrase", {"new_share": 0.0, "synonym_share": 1.0})
+    for item in items:
+        (p,), (q,) = item.a, item.b
+        assert (q.subject, q.verb, q.obj, q.marker) == (p.subject, p.verb, p.obj, p.marker)
+        if item.label:
+            assert q.adjective == inv.synonym(p.adjective)
+        else:
+            assert q.adjective in inv.antonyms(p.adjective)
+
+
+def test_swapped_non_paraphrases_write_a_paraphrases_words_in_other_roles():
+    """PAWS-X style: a non-paraphrase is the paraphrase with subject and object exchanged, so the two
+    classes have the same word multisets and no bag-of-words reading separates them."""
+    w = babel.World.from_config({"seed": 1, "languages": KNOB_LANGS})
+    renderer = babel.Renderer(w, "aa")
+    inv, items = knob_items("paraphrase", {"new_share": 0.0, "swap_share": 1.0})
+    assert {item.label for item in items} == {0, 1}
+    for item in items:
+        (p,), (q,) = item.a, item.b
+        paraphrase = babel._with(p, passive=not p.passive)
+        assert sorted(renderer.proposition(q)) == sorted(renderer.proposition(paraphrase))
+        assert (q.subject, q.obj) == ((p.subject, p.obj) if item.label else (p.obj, p.subject))
+
+
+def test_knobs_at_their_defaults_leave_the_item_stream_unchanged():
+    """A knob that is off draws nothing: studies made before it keep their data byte for byte."""
+    _, default = knob_items("paraphrase", None)
+    _, explicit = knob_items("paraphrase", {"swap_share": 0.0})
+    assert default == explicit
+
+
+def test_swapped_contradictions_use_an_entailments_words():
+    w = babel.World.from_config({"seed": 1, "languages": KNOB_LANGS})
+    renderer = babel.Renderer(w, "aa")
+    _, items = knob_items("nli", {"new_share": 0.0, "contradiction": "swap"}, n=600)
+    contradictions = [item for item in items if item.label == babel.NLI_LABELS["contradiction"]]
+    assert len(contradictions) > 100
+    for item in contradictions:
+        (h,) = item.b
+        p = next(q for q in item.a if q.adjective is not None)
+        assert (h.subject, h.obj, h.verb, h.adjective) == (p.obj, p.subject, p.verb, p.adjective)
+        entailment = babel._with(h, subject=p.subject, obj=p.obj)
+        assert sorted(renderer.proposition(h)) == sorted(renderer.proposition(entailment))

@@ -371,11 +371,19 @@ def new_content(rng: np.random.Generator, p: Proposition, inv: Inventory) -> Pro
     return _with(p, subject=subject, verb=verb, obj=obj, adjective=adjective)
 
 
+def swapped_roles(p: Proposition) -> Proposition:
+    """p with subject and object exchanged (the adjective stays on the object): the same words, and for
+    babel's verbs, which are one-way relations, the opposite claim."""
+    return _with(p, subject=p.obj, obj=p.subject)
+
+
 def paraphrase_item(rng: np.random.Generator, inv: Inventory, knobs) -> PairItem:
     """A sentence (its object has an adjective) and a sentence in the other voice with the same marker.
 
     Paraphrase (1): the same proposition (the adjective, or its synonym). Not a paraphrase (0): in share
-    ``new_share`` an unrelated proposition (every content word new), else the same one with an antonym.
+    ``new_share`` an unrelated proposition (every content word new); of the rest, in share ``swap_share``
+    the same proposition with subject and object swapped (PAWS-X's adversarial pairs: the same words as
+    a paraphrase), else the same one with an antonym.
     """
     p = random_proposition(rng, inv, 1.0)
     label = int(rng.random() < 0.5)
@@ -383,6 +391,8 @@ def paraphrase_item(rng: np.random.Generator, inv: Inventory, knobs) -> PairItem
         q = _with(p, adjective=same_meaning(rng, inv, p.adjective, knobs))
     elif rng.random() < knobs.new_share:
         q = new_content(rng, p, inv)
+    elif knobs.swap_share > 0 and rng.random() < knobs.swap_share:  # no draw at 0: older studies keep their items
+        q = swapped_roles(_with(p, adjective=same_meaning(rng, inv, p.adjective, knobs)))
     else:
         q = _with(p, adjective=int(rng.choice(inv.antonyms(p.adjective))))
     return PairItem((p,), (_with(q, passive=not p.passive),), label)
@@ -393,9 +403,10 @@ def nli_item(rng: np.random.Generator, inv: Inventory, knobs) -> PairItem:
     that proposition, in a random voice, with the premise proposition's marker.
 
     entailment (0): the same proposition (x or its synonym); contradiction (2): ``contradiction`` "object"
-    (verbs are functional: the subject does the verb to another object, with another adjective) or
-    "antonym" (x's antonym); neutral (1): in share ``new_share`` an unrelated proposition, else x replaced
-    by an adjective of another dimension.
+    (verbs are functional: the subject does the verb to another object, with another adjective),
+    "antonym" (x's antonym) or "swap" (verbs are one-way: subject and object exchanged, the same words as
+    an entailment); neutral (1): in share ``new_share`` an unrelated proposition, else x replaced by an
+    adjective of another dimension.
     """
     n = int(rng.integers(1, knobs.premise_max + 1))
     premise = [random_proposition(rng, inv, 0.0) for _ in range(n)]
@@ -411,6 +422,8 @@ def nli_item(rng: np.random.Generator, inv: Inventory, knobs) -> PairItem:
             free = [e for e in range(inv.entities) if e not in (p.subject, p.obj)]
             other = [a for a in range(inv.adjectives) if a not in (x, inv.synonym(x))]
             h = _with(h, obj=int(rng.choice(free)), adjective=int(rng.choice(other)))
+        elif knobs.contradiction == "swap":
+            h = swapped_roles(_with(h, adjective=same_meaning(rng, inv, x, knobs)))
         else:
             h = _with(h, adjective=int(rng.choice(inv.antonyms(x))))
     elif rng.random() < knobs.new_share:
