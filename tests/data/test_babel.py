@@ -178,7 +178,7 @@ def test_swapped_non_paraphrases_write_a_paraphrases_words_in_other_roles():
     classes have the same word multisets and no bag-of-words reading separates them."""
     w = babel.World.from_config({"seed": 1, "languages": KNOB_LANGS})
     renderer = babel.Renderer(w, "aa")
-    inv, items = knob_items("paraphrase", {"new_share": 0.0, "swap_share": 1.0})
+    _, items = knob_items("paraphrase", {"new_share": 0.0, "swap_share": 1.0})
     assert {item.label for item in items} == {0, 1}
     for item in items:
         (p,), (q,) = item.a, item.b
