@@ -14,12 +14,12 @@ from conftest import TINY, copy_workflow, snakemake
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
 
+# The joint run's influence tables of both seeds: fine-tuning, gradient dumps per checkpoint, split and
+# shard, scoring and the merge, one SLURM job each (the whole study's 98 jobs took 17 minutes here).
 SAME = [
-    "results/summary.json",
-    "results/review/metrics/accuracy.parquet",
-    "results/review/joint/seed-0/influence/topk.parquet",
-    "results/review/joint/seed-0/influence/lang_scores.parquet",
-    "results/review/tables/language_shares.parquet",
+    f"results/review/joint/seed-{seed}/influence/{table}.parquet"
+    for seed in (0, 1)
+    for table in ("topk", "lang_scores")
 ]
 
 
@@ -36,13 +36,13 @@ def test_tiny_preset_on_slurm_equals_local_run(cluster, tiny_study, tmp_path):
     workdir = copy_workflow(tmp_path / "slurm")
     (workdir / "per-seed.yaml").write_text("jobs: {per: seed}\n")
     proc = snakemake(
-        workdir, "--profile", "profiles/slurm", *TINY, "per-seed.yaml", "--jobs", "8", "--slurm-status-command", "squeue",
+        workdir, *SAME, "--profile", "profiles/slurm", *TINY, "per-seed.yaml", "--jobs", "8", "--slurm-status-command", "squeue",
         "--slurm-no-account", "--latency-wait", "5", "--seconds-between-status-checks", "2",
         "--slurm-init-seconds-before-status-checks", "1", timeout=1500,
     )  # fmt: skip
     log = max(workdir.glob(".snakemake/log/*.snakemake.log")).read_text()
     planned = int(re.search(r"^total\s+(\d+)$", log, re.M)[1])
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", log)
-    assert len(set(submitted)) == planned - 1, proc.stderr[-3000:]  # every job but the local rule `all`
+    assert len(set(submitted)) == planned, proc.stderr[-3000:]  # every job: file targets need no local `all`
     for path in SAME:
         assert (workdir / path).read_bytes() == (tiny_study / path).read_bytes(), path
