@@ -15,7 +15,7 @@ from conftest import TINY, copy_workflow, snakemake
 pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
 
 # The joint run's influence tables of both seeds: fine-tuning, gradient dumps per checkpoint, split and
-# shard, scoring and the merge, one SLURM job each (the whole study's 98 jobs took 17 minutes here).
+# shard, scoring and the merge, one SLURM job each (the whole study, 98 jobs, took 19 minutes on 2 cores).
 SAME = [
     f"results/review/joint/seed-{seed}/influence/{table}.parquet"
     for seed in (0, 1)
