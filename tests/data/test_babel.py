@@ -1,5 +1,7 @@
 """The babel generator: planted structure, parallelism, determinism."""
 
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -153,13 +155,15 @@ def test_review_modifiers_occur_in_every_rating_alike():
 
 # --- the difficulty knobs ----------------------------------------------------------------------------
 
-KNOB_LANGS = [dict(LANGS[0], morphology="case")]
-
-
 def knob_items(shape, knobs, n=400, seed=3):
     inv = babel.Inventory(entities=16, verbs=8, adjectives=12, aspects=6)
     rng = babel.rng_for(seed)
     return inv, [babel.make_item(shape, rng, inv, knobs) for _ in range(n)]
+
+
+def case_renderer():
+    """A language whose objects and agents take a case particle: every function word a role can add."""
+    return babel.Renderer(babel.World.from_config({"seed": 1, "languages": [dict(LANGS[0], morphology="case")]}), "aa")
 
 
 def test_antonym_non_paraphrases_change_only_the_adjective_to_an_antonym():
@@ -176,8 +180,7 @@ def test_antonym_non_paraphrases_change_only_the_adjective_to_an_antonym():
 def test_swapped_non_paraphrases_write_a_paraphrases_words_in_other_roles():
     """PAWS-X style: a non-paraphrase is the paraphrase with subject and object exchanged, so the two
     classes have the same word multisets and no bag-of-words reading separates them."""
-    w = babel.World.from_config({"seed": 1, "languages": KNOB_LANGS})
-    renderer = babel.Renderer(w, "aa")
+    renderer = case_renderer()
     _, items = knob_items("paraphrase", {"new_share": 0.0, "swap_share": 1.0})
     assert {item.label for item in items} == {0, 1}
     for item in items:
@@ -187,16 +190,26 @@ def test_swapped_non_paraphrases_write_a_paraphrases_words_in_other_roles():
         assert (q.subject, q.obj) == ((p.subject, p.obj) if item.label else (p.obj, p.subject))
 
 
+# Digests of the streams below as the generator wrote them before swap_share and contradiction: swap
+# existed (commit 359ed14); the relational preset's data must not change under it.
+STREAMS_BEFORE_SWAPS = {
+    ("paraphrase", (("new_share", 0.0), ("synonym_share", 1.0))): "c83f4363c3b8866a",
+    ("nli", (("new_share", 0.0), ("contradiction", "antonym"))): "320d88a97999a6bd",
+}
+
+
 def test_knobs_at_their_defaults_leave_the_item_stream_unchanged():
     """A knob that is off draws nothing: studies made before it keep their data byte for byte."""
     _, default = knob_items("paraphrase", None)
     _, explicit = knob_items("paraphrase", {"swap_share": 0.0})
     assert default == explicit
+    for (shape, knobs), digest in STREAMS_BEFORE_SWAPS.items():
+        _, items = knob_items(shape, dict(knobs))
+        assert hashlib.sha256(repr(items).encode()).hexdigest()[:16] == digest, shape
 
 
 def test_swapped_contradictions_use_an_entailments_words():
-    w = babel.World.from_config({"seed": 1, "languages": KNOB_LANGS})
-    renderer = babel.Renderer(w, "aa")
+    renderer = case_renderer()
     _, items = knob_items("nli", {"new_share": 0.0, "contradiction": "swap"}, n=600)
     contradictions = [item for item in items if item.label == babel.NLI_LABELS["contradiction"]]
     assert len(contradictions) > 100
